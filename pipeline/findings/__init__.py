@@ -1,0 +1,29 @@
+"""Finders: turn a session's timeline into findings with hysteresis and minimum durations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import pyarrow as pa
+
+from pipeline.config import Camera, Site
+from pipeline.records import Event, ExamSession, FileProbe
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    """A session with its camera config, site rules and the probes of its files."""
+
+    session: ExamSession
+    camera: Camera
+    site: Site
+    probes: tuple[FileProbe, ...]
+
+
+class Finder(Protocol):
+    """A pure function of one session's timeline (rows sorted by ``t``) -> findings."""
+
+    name: str
+
+    def __call__(self, timeline: pa.Table, ctx: SessionContext) -> list[Event]: ...

@@ -1,0 +1,40 @@
+"""The sampled frames every analyser reads: decoded once, already scaled down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class FrameBatch:
+    """Consecutive samples of one time chunk of one file.
+
+    ``frames`` is uint8 ``(N, H, W, 3)`` BGR at the analysis width (FFmpeg scaled it while
+    decoding); ``t_s`` holds each sample's offset in the file in seconds. ``prev`` is the last
+    sample of the previous chunk, if known, so frame-difference signals do not restart.
+    """
+
+    source_file: str
+    t_s: np.ndarray
+    frames: np.ndarray
+    full_size: tuple[int, int]  # (width, height) of the recording
+    prev: np.ndarray | None = None
+    _gray: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.t_s)
+
+    @property
+    def gray(self) -> np.ndarray:
+        """Luma ``(N, H, W)`` uint8, computed once and shared by the analysers."""
+        if not self._gray:
+            import cv2
+
+            if len(self.frames):
+                g = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in self.frames])
+            else:
+                g = np.zeros((0, 1, 1), np.uint8)
+            self._gray.append(g)
+        return self._gray[0]

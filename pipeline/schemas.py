@@ -1,0 +1,118 @@
+"""Arrow schemas of the evidence tables: the one place their names and types are defined.
+
+DESIGN.md is the contract; ``tests/test_schemas.py`` checks written files against it. Extra
+timeline signals may be appended after the contract columns, never inserted or renamed.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TS = pa.timestamp("ms", tz="UTC")
+
+FILES = pa.schema(
+    [
+        ("path", pa.string()),
+        ("sha256", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("camera_id", pa.string()),
+        ("start", TS),
+        ("end", TS),
+        ("duration_s", pa.float64()),
+        ("container", pa.string()),
+        ("codec", pa.string()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("fps", pa.float64()),
+        ("keyframe_interval_s", pa.float64()),
+        ("error", pa.string()),
+    ]
+)
+
+SESSIONS = pa.schema(
+    [
+        ("session_id", pa.string()),
+        ("centre_id", pa.string()),
+        ("room_id", pa.string()),
+        ("camera_id", pa.string()),
+        ("exam_type", pa.string()),
+        ("scheduled_start", TS),
+        ("scheduled_end", TS),
+        ("recorded_s", pa.float64()),
+        ("coverage", pa.float64()),
+        ("longest_gap_s", pa.float64()),
+        ("proctor_presence", pa.float64()),
+        ("longest_proctor_absence_s", pa.float64()),
+        ("station_activity", pa.float64()),
+        ("verdict", pa.string()),
+        ("event_count", pa.int32()),
+    ]
+)
+
+EVENTS = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("session_id", pa.string()),
+        ("camera_id", pa.string()),
+        ("kind", pa.string()),
+        ("start", TS),
+        ("end", TS),
+        ("duration_s", pa.float64()),
+        ("confidence", pa.float32()),
+        ("details", pa.string()),
+        ("source_file", pa.string()),
+        ("clip", pa.string()),
+        ("thumb", pa.string()),
+    ]
+)
+
+TIMELINE_CONTRACT = pa.schema(
+    [
+        ("session_id", pa.string()),
+        ("camera_id", pa.string()),
+        ("t", TS),
+        ("persons", pa.int16()),
+        ("persons_in_proctor_zone", pa.int16()),
+        ("station_motion", pa.float32()),
+        ("brightness", pa.float32()),
+        ("motion", pa.float32()),
+    ]
+)
+
+# Further signals, appended after the contract columns (all nullable).
+TIMELINE_EXTRA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("t_file_s", pa.float64()),  # offset in the source file
+        ("contrast", pa.float32()),  # luma standard deviation
+        ("frame_diff", pa.float32()),  # mean abs difference to the previous sample
+        ("view_similarity", pa.float32()),  # similarity to the session's reference view
+        ("fingerprint", pa.uint64()),  # 64-bit perceptual hash for loop search
+        ("clock_offset_s", pa.float32()),  # OCR'd clock minus file timeline
+        ("persons_in_station_zone", pa.int16()),
+        ("speech_ratio", pa.float32()),
+    ]
+)
+
+TIMELINE = pa.schema(list(TIMELINE_CONTRACT) + list(TIMELINE_EXTRA))
+
+REVIEWS = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("verdict", pa.string()),  # confirmed | dismissed | note
+        ("note", pa.string()),
+        ("reviewer", pa.string()),
+        ("reviewed_at", TS),
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "files": FILES,
+    "sessions": SESSIONS,
+    "events": EVENTS,
+    "timeline": TIMELINE,
+}
+
+
+def empty(schema: pa.Schema) -> pa.Table:
+    return schema.empty_table()
