@@ -183,7 +183,9 @@ def _camera(path: Path, camera_id: str, raw: Any) -> Camera:
     allowed = {"proctor_zone", "station_zone", "clock_region"}
     for key in raw:
         if key not in allowed:
-            raise InputError(path, f"{prefix}.{key}", f"unknown key (known: {', '.join(sorted(allowed))})")
+            raise InputError(
+                path, f"{prefix}.{key}", f"unknown key (known: {', '.join(sorted(allowed))})"
+            )
     return Camera(
         camera_id=camera_id,
         proctor_zone=_polygon(path, f"{prefix}.proctor_zone", raw["proctor_zone"])
@@ -210,7 +212,9 @@ def load_site(path: Path | None) -> Site:
     except UnicodeDecodeError as exc:
         raise InputError(path, None, f"not UTF-8 text ({exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"line {getattr(exc, 'lineno', '?')}", f"invalid TOML: {exc}") from None
+        raise InputError(
+            path, f"line {getattr(exc, 'lineno', '?')}", f"invalid TOML: {exc}"
+        ) from None
     known = {"timezone", "filename_pattern", "rules", "analysis", "review", "cameras"}
     for key in raw:
         if key not in known:

@@ -106,8 +106,11 @@ class FileProbe:
         return self.start + timedelta(seconds=t_s)
 
     def recorded_spans(self) -> list[tuple[datetime, datetime]]:
-        """Wall-clock spans that have video: the file span minus its internal gaps."""
-        if self.start is None or self.error is not None:
+        """Wall-clock spans that have readable video: the file span minus its internal gaps.
+
+        A partly readable file (truncated) still contributes the part that was read.
+        """
+        if self.start is None or self.duration_s <= 0:
             return []
         spans: list[tuple[datetime, datetime]] = []
         cursor = 0.0

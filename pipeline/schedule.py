@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -69,17 +70,23 @@ def load_schedule(path: Path) -> list[ExamSession]:
         if not row or all(not cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            raise InputError(path, f"line {lineno}", f"expected {len(header)} fields, got {len(row)}")
+            raise InputError(
+                path, f"line {lineno}", f"expected {len(header)} fields, got {len(row)}"
+            )
         cell = {name: row[i].strip() for name, i in index.items()}
         for name in ("session_id", "camera_id"):
             if not cell[name]:
                 raise InputError(path, f"line {lineno}, {name}", "must not be empty")
         sid = cell["session_id"]
         if sid in seen:
-            raise InputError(path, f"line {lineno}, session_id", f"{sid!r} already on line {seen[sid]}")
+            raise InputError(
+                path, f"line {lineno}, session_id", f"{sid!r} already on line {seen[sid]}"
+            )
         if cell["exam_type"] not in ("theory", "practical"):
             raise InputError(
-                path, f"line {lineno}, exam_type", f"must be theory or practical, got {cell['exam_type']!r}"
+                path,
+                f"line {lineno}, exam_type",
+                f"must be theory or practical, got {cell['exam_type']!r}",
             )
         start = parse_time(path, f"line {lineno}, scheduled_start", cell["scheduled_start"])
         end = parse_time(path, f"line {lineno}, scheduled_end", cell["scheduled_end"])
@@ -114,7 +121,7 @@ def _check_overlaps(path: Path, sessions: list[ExamSession], lines: dict[str, in
         by_camera.setdefault(s.camera_id, []).append(s)
     for camera, group in by_camera.items():
         group.sort(key=lambda s: s.scheduled_start)
-        for a, b in zip(group, group[1:], strict=False):
+        for a, b in itertools.pairwise(group):
             if b.scheduled_start < a.scheduled_end:
                 raise InputError(
                     path,

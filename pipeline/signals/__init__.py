@@ -7,6 +7,7 @@ decoding. Column names and types are declared in :mod:`pipeline.schemas` (TIMELI
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -26,6 +27,8 @@ class AnalysisContext:
     rules: Rules
     analysis: Analysis
     detector: Detector | None = None
+    file_start: datetime | None = None  # wall-clock time of file offset 0 (UTC)
+    source_file: str | None = None
 
 
 class Analyser(Protocol):

@@ -1,0 +1,193 @@
+"""Command line: `examaudit samples|scan|report|review|archive-check` (DESIGN.md contract).
+
+Exit status: 0 the run completed (findings are not errors), 1 some input could not be read
+or the archive check found problems, 2 bad usage or invalid config/schedule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.errors import EvidenceWriteError, InputError
+
+
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return number
+
+
+def _workers(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return number
+
+
+def _detector(value: str) -> str:
+    if value in ("auto", "hog", "yolo") or value.startswith("yolo:"):
+        return value
+    raise argparse.ArgumentTypeError(f"must be auto, hog, yolo or yolo:WEIGHTS, got {value!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="examaudit", description="Audit exam-room video recordings and write evidence."
+    )
+    parser.add_argument("--version", action="version", version=f"examaudit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("samples", help="write a synthetic exam centre with injected faults")
+    p.add_argument("out_dir", type=Path)
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("scan", help="analyse recordings and write evidence")
+    p.add_argument("recordings", type=Path)
+    p.add_argument("--schedule", type=Path)
+    p.add_argument("--site", type=Path)
+    p.add_argument("--out", type=Path, default=Path("evidence"))
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=_workers, help="local worker processes (default: all cores)"
+    )
+    where.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    p.add_argument("--detector", type=_detector, default="auto", help="auto|hog|yolo[:WEIGHTS]")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--sample-every", type=_positive, metavar="SECONDS")
+    p.add_argument(
+        "--checks", default="all", help="comma list of coverage,integrity,people (default: all)"
+    )
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        default=None,
+        help="show progress even when not on a terminal",
+    )
+    p.add_argument("--no-clips", action="store_true", help="skip clips and thumbnails")
+
+    p = sub.add_parser("report", help="write report/index.html from evidence")
+    p.add_argument("evidence", type=Path)
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
+
+    p = sub.add_parser("review", help="serve the review app for inspectors")
+    p.add_argument("evidence", type=Path)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+
+    p = sub.add_parser("archive-check", help="verify evidence and recordings against the manifest")
+    p.add_argument("evidence", type=Path)
+    p.add_argument("--schedule", type=Path)
+    return parser
+
+
+def _err(message: str) -> None:
+    print(f"examaudit: error: {message}", file=sys.stderr)
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from pipeline.samples import generate
+
+    out = generate(args.out_dir, args.seed)
+    print(f"wrote sample exam centre to {out}")
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from pipeline.analysis import parse_checks
+    from pipeline.scan import ScanOptions, run_scan
+
+    try:
+        checks = parse_checks(args.checks)
+    except ValueError as exc:
+        _err(f"--checks: {exc}")
+        return 2
+    opts = ScanOptions(
+        recordings=args.recordings,
+        schedule=args.schedule,
+        site=args.site,
+        out=args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        detector=args.detector,
+        device=args.device,
+        sample_every=args.sample_every,
+        checks=checks,
+        progress=args.progress,
+        clips=not args.no_clips,
+    )
+    result = run_scan(opts, say=lambda m: print(m, file=sys.stderr))
+    print(
+        f"{result.files} files ({result.unreadable} unreadable), {result.sessions} sessions, "
+        f"{result.events} findings -> {result.evidence}"
+    )
+    return result.exit_code
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipeline.review.report import write_report
+
+    path = write_report(args.evidence, lang=args.lang)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from pipeline.review.server import serve
+
+    serve(args.evidence, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_archive_check(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from pipeline.archive import check_archive
+
+    problems = check_archive(args.evidence, args.schedule)
+    console = Console()
+    if not problems:
+        console.print(f"archive check passed: {args.evidence}")
+        return 0
+    table = Table(title=f"archive check: {len(problems)} problem(s) in {args.evidence}")
+    for column in ("what", "name", "status", "detail"):
+        table.add_column(column)
+    for p in problems:
+        table.add_row(p.what, p.name, p.status, p.detail)
+    console.print(table)
+    return 1
+
+
+COMMANDS = {
+    "samples": cmd_samples,
+    "scan": cmd_scan,
+    "report": cmd_report,
+    "review": cmd_review,
+    "archive-check": cmd_archive_check,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        _err(str(exc))
+        return 2
+    except EvidenceWriteError as exc:
+        _err(f"{exc}; earlier evidence left as it was")
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted; finished work is cached and reused by the next run")
+        return 130

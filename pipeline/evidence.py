@@ -1,0 +1,258 @@
+"""Evidence on disk: Arrow tables in, Parquet out, written atomically, hashed in a manifest.
+
+Every file is written to a temporary name in the same folder and renamed into place, so a
+crash never leaves a half-written table. ``.cache/`` keeps per-file and per-chunk results keyed
+by the recording's hash and the config hash, so a re-run of the same inputs skips done work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline import __version__, schemas
+from pipeline.errors import EvidenceWriteError
+from pipeline.records import Event, FileProbe, TimeGap
+
+CACHE_DIR = ".cache"
+MANIFEST = "manifest.json"
+TABLE_FILES = {name: f"{name}.parquet" for name in schemas.TABLES}
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and a rename (same folder)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise EvidenceWriteError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise EvidenceWriteError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+def table_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def write_table(path: Path, table: pa.Table) -> None:
+    atomic_write_bytes(path, table_bytes(table))
+
+
+def read_table(path: Path, schema: pa.Schema | None = None) -> pa.Table:
+    table = pq.read_table(path)
+    return table.cast(schema) if schema is not None else table
+
+
+def sha256_path(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def files_table(probes: Sequence[FileProbe], root: Path) -> pa.Table:
+    rows = sorted(probes, key=lambda p: display_path(p.path, root))
+    return pa.Table.from_pylist(
+        [
+            {
+                "path": display_path(p.path, root),
+                "sha256": p.sha256,
+                "size_bytes": p.size_bytes,
+                "camera_id": p.camera_id,
+                "start": p.start,
+                "end": p.end,
+                "duration_s": p.duration_s,
+                "container": p.container,
+                "codec": p.codec,
+                "width": p.width,
+                "height": p.height,
+                "fps": p.fps,
+                "keyframe_interval_s": p.keyframe_interval_s,
+                "error": p.error,
+            }
+            for p in rows
+        ],
+        schema=schemas.FILES,
+    )
+
+
+def event_sort_key(e: Event) -> tuple:
+    return (e.start, e.kind, e.camera_id or "", e.session_id or "", e.source_file or "")
+
+
+def events_table(events: Iterable[Event]) -> pa.Table:
+    rows = sorted(events, key=event_sort_key)
+    return pa.Table.from_pylist(
+        [
+            {
+                "event_id": e.event_id,
+                "session_id": e.session_id,
+                "camera_id": e.camera_id,
+                "kind": e.kind,
+                "start": e.start,
+                "end": e.end,
+                "duration_s": e.duration_s,
+                "confidence": e.confidence,
+                "details": e.details_json(),
+                "source_file": e.source_file,
+                "clip": e.clip,
+                "thumb": e.thumb,
+            }
+            for e in rows
+        ],
+        schema=schemas.EVENTS,
+    )
+
+
+def sessions_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    ordered = sorted(rows, key=lambda r: (r["scheduled_start"], r["session_id"]))
+    return pa.Table.from_pylist(list(ordered), schema=schemas.SESSIONS)
+
+
+def display_path(path: Path, root: Path) -> str:
+    """Paths relative to the recordings folder when inside it (portable evidence)."""
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+# --- probe cache --------------------------------------------------------------------------
+
+
+def probe_to_json(p: FileProbe) -> dict[str, Any]:
+    return {
+        "path": str(p.path),
+        "sha256": p.sha256,
+        "size_bytes": p.size_bytes,
+        "camera_id": p.camera_id,
+        "start": p.start.isoformat() if p.start else None,
+        "duration_s": p.duration_s,
+        "container": p.container,
+        "codec": p.codec,
+        "width": p.width,
+        "height": p.height,
+        "fps": p.fps,
+        "keyframe_interval_s": p.keyframe_interval_s,
+        "keyframes_s": list(p.keyframes_s),
+        "gaps": [[g.at_s, g.gap_s] for g in p.gaps],
+        "frame_count": p.frame_count,
+        "has_audio": p.has_audio,
+        "error": p.error,
+    }
+
+
+def probe_from_json(d: Mapping[str, Any]) -> FileProbe:
+    return FileProbe(
+        path=Path(d["path"]),
+        sha256=d["sha256"],
+        size_bytes=d["size_bytes"],
+        camera_id=d["camera_id"],
+        start=datetime.fromisoformat(d["start"]) if d["start"] else None,
+        duration_s=d["duration_s"],
+        container=d["container"],
+        codec=d["codec"],
+        width=d["width"],
+        height=d["height"],
+        fps=d["fps"],
+        keyframe_interval_s=d["keyframe_interval_s"],
+        keyframes_s=tuple(d["keyframes_s"]),
+        gaps=tuple(TimeGap(a, b) for a, b in d["gaps"]),
+        frame_count=d["frame_count"],
+        has_audio=d["has_audio"],
+        error=d["error"],
+    )
+
+
+class Cache:
+    """Results of finished work, keyed by content (file hash, config hash, chunk)."""
+
+    def __init__(self, evidence_dir: Path) -> None:
+        self.root = Path(evidence_dir) / CACHE_DIR
+
+    def _path(self, kind: str, key: str, suffix: str) -> Path:
+        safe = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return self.root / kind / f"{safe}{suffix}"
+
+    def get_json(self, kind: str, key: str) -> Any | None:
+        path = self._path(kind, key, ".json")
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def put_json(self, kind: str, key: str, value: Any) -> None:
+        try:
+            atomic_write_bytes(self._path(kind, key, ".json"), json.dumps(value).encode())
+        except EvidenceWriteError:
+            pass  # a cache that cannot be written only costs a re-run
+
+    def get_table(self, kind: str, key: str) -> pa.Table | None:
+        path = self._path(kind, key, ".parquet")
+        try:
+            return pq.read_table(path)
+        except (OSError, pa.ArrowException):
+            return None
+
+    def put_table(self, kind: str, key: str, table: pa.Table) -> None:
+        try:
+            atomic_write_bytes(self._path(kind, key, ".parquet"), table_bytes(table))
+        except EvidenceWriteError:
+            pass
+
+
+# --- manifest -----------------------------------------------------------------------------
+
+
+def evidence_files(evidence_dir: Path) -> list[Path]:
+    """Every evidence file the manifest covers (not the cache, not the manifest itself,
+    not reviews.parquet, which inspectors append to after the scan)."""
+    root = Path(evidence_dir)
+    out = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if not path.is_file() or rel.parts[0] in (CACHE_DIR, MANIFEST, "reviews.parquet"):
+            continue
+        if path.name.startswith(".") and path.name.endswith(".tmp"):
+            continue
+        out.append(path)
+    return out
+
+
+def write_manifest(evidence_dir: Path, inputs: Mapping[str, Any], config_hash: str) -> dict:
+    root = Path(evidence_dir)
+    manifest = {
+        "tool": "examaudit",
+        "version": __version__,
+        "config_hash": config_hash,
+        "inputs": inputs,
+        "files": {p.relative_to(root).as_posix(): sha256_path(p) for p in evidence_files(root)},
+    }
+    blob = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode()
+    atomic_write_bytes(root / MANIFEST, blob)
+    return manifest
+
+
+def read_manifest(evidence_dir: Path) -> dict:
+    return json.loads((Path(evidence_dir) / MANIFEST).read_text(encoding="utf-8"))

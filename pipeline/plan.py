@@ -1,0 +1,58 @@
+"""Plan: join the schedule with probed recordings into per-session spans of files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from pipeline.config import Site
+from pipeline.findings import SessionContext
+from pipeline.records import ExamSession, FileProbe
+
+
+def overlaps(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> bool:
+    return a0 < b1 and b0 < a1
+
+
+def plan_sessions(
+    sessions: Sequence[ExamSession], probes: Iterable[FileProbe], site: Site
+) -> tuple[list[SessionContext], list[str]]:
+    """Each session with the files of its camera that overlap its window, plus warnings."""
+    probes = list(probes)
+    warnings: list[str] = []
+    by_camera: dict[str, list[FileProbe]] = {}
+    for probe in probes:
+        if probe.camera_id is not None and probe.start is not None:
+            by_camera.setdefault(probe.camera_id, []).append(probe)
+    scheduled = {s.camera_id for s in sessions}
+    if site.cameras:
+        for camera in sorted(scheduled - set(site.cameras)):
+            where = site.path or "site.toml"
+            warnings.append(
+                f"{where}: camera {camera!r} is in the schedule but has no [cameras.{camera}] "
+                "table; analysed with defaults (whole frame as proctor zone)"
+            )
+    for probe in probes:
+        if probe.camera_id is None or probe.start is None:
+            if probe.error is None:
+                warnings.append(
+                    f"{probe.path}: cannot tell camera and start time (no manifest row, "
+                    "file name does not match filename_pattern, no creation_time tag)"
+                )
+        elif probe.camera_id not in scheduled:
+            warnings.append(f"{probe.path}: camera {probe.camera_id!r} is not in the schedule")
+    contexts = []
+    for session in sorted(sessions, key=lambda s: (s.scheduled_start, s.session_id)):
+        files = tuple(
+            sorted(
+                (
+                    p
+                    for p in by_camera.get(session.camera_id, ())
+                    if p.end is not None
+                    and overlaps(p.start, p.end, session.scheduled_start, session.scheduled_end)
+                ),
+                key=lambda p: (p.start, str(p.path)),
+            )
+        )
+        contexts.append(SessionContext(session, site.camera(session.camera_id), site, files))
+    return contexts, warnings

@@ -1,0 +1,379 @@
+"""`examaudit scan`: plan -> probe -> sample -> signals -> events -> evidence, on Dask.
+
+Dask runs one task per file (probe) and per (file, time chunk) (sampling and analysers); the
+per-session reduction (finders, statistics) is cheap and runs here. The same code runs on a
+local cluster of worker processes and on a distributed cluster (``--scheduler``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline import evidence, schemas
+from pipeline.analysis import CHECKS, finders_for
+from pipeline.config import Site, load_site
+from pipeline.errors import InputError
+from pipeline.findings import SessionContext
+from pipeline.findings.coverage import file_findings, session_coverage
+from pipeline.plan import plan_sessions
+from pipeline.progress import Progress
+from pipeline.recordings import discover
+from pipeline.records import Event, ExamSession, FileProbe
+from pipeline.schedule import load_schedule
+from pipeline.tasks import analyse_task, probe_task
+
+log = logging.getLogger("examaudit")
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    recordings: Path
+    schedule: Path | None = None
+    site: Path | None = None
+    out: Path = Path("evidence")
+    workers: int | None = None
+    scheduler: str | None = None
+    detector: str = "auto"
+    device: str = "cpu"
+    sample_every: float | None = None
+    checks: tuple[str, ...] = CHECKS
+    progress: bool | None = None  # None: only on a terminal
+    clips: bool = True
+    report: bool = True
+
+
+@dataclass
+class ScanResult:
+    exit_code: int
+    evidence: Path
+    files: int = 0
+    unreadable: int = 0
+    sessions: int = 0
+    events: int = 0
+    detector: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve_inputs(opts: ScanOptions) -> tuple[Site, list[ExamSession]]:
+    """Load and cross-check site.toml and schedule.csv (InputError -> exit 2)."""
+    root = Path(opts.recordings)
+    if not root.exists():
+        raise InputError(root, None, "recordings folder not found")
+    folder = root if root.is_dir() else root.parent
+    site_path = opts.site or (folder / "site.toml" if (folder / "site.toml").is_file() else None)
+    schedule_path = opts.schedule or folder / "schedule.csv"
+    if opts.schedule is None and not schedule_path.is_file():
+        raise InputError(
+            schedule_path,
+            None,
+            "no schedule: pass --schedule or put schedule.csv in the recordings folder",
+        )
+    site = load_site(site_path).with_sample_every(opts.sample_every)
+    sessions = load_schedule(schedule_path)
+    for s in sessions:
+        cam = site.cameras.get(s.camera_id)
+        if s.exam_type == "practical" and cam is not None and cam.station_zone is None:
+            raise InputError(
+                site.path or "site.toml",
+                f"cameras.{s.camera_id}.station_zone",
+                f"missing: camera hosts practical session {s.session_id} "
+                f"({schedule_path.name}), which needs a station zone",
+            )
+    return site, sessions
+
+
+@contextmanager
+def dask_client(workers: int | None, scheduler: str | None):
+    """A client on ``scheduler`` or on a local cluster of worker processes."""
+    from distributed import Client, LocalCluster
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    if scheduler:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
+        return
+    n = workers or os.cpu_count() or 1
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _session_timeline(tables: pa.Table, s: ExamSession) -> pa.Table:
+    if tables.num_rows == 0:
+        return schemas.TIMELINE.empty_table()
+    mask = pc.and_(
+        pc.equal(tables["camera_id"], s.camera_id),
+        pc.and_(
+            pc.greater_equal(tables["t"], pa.scalar(s.scheduled_start, schemas.TS)),
+            pc.less(tables["t"], pa.scalar(s.scheduled_end, schemas.TS)),
+        ),
+    )
+    part = tables.filter(mask).sort_by([("t", "ascending")])
+    ids = pa.array([s.session_id] * part.num_rows, pa.string())
+    return part.set_column(0, "session_id", ids)
+
+
+def _people_stats(timeline: pa.Table, ctx: SessionContext, checks: Sequence[str]) -> dict:
+    empty = {"proctor_presence": None, "longest_proctor_absence_s": None, "station_activity": None}
+    if "people" not in checks:
+        return empty
+    from pipeline.findings.people import session_people_stats
+
+    return {**empty, **session_people_stats(timeline, ctx)}
+
+
+def _verdict(coverage: float, events: int) -> str:
+    if coverage <= 0:
+        return "missing"
+    return "flag" if events else "pass"
+
+
+def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResult:
+    """The whole scan. Input errors raise InputError; unreadable recordings do not."""
+    site, sessions = resolve_inputs(opts)
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    recordings = discover(Path(opts.recordings), site)
+    root = Path(opts.recordings) if Path(opts.recordings).is_dir() else Path(opts.recordings).parent
+    checks = opts.checks
+    detector_spec = "-"
+    result = ScanResult(exit_code=0, evidence=out)
+    if "people" in checks:
+        from pipeline.detectors import make_detector
+
+        det = make_detector(opts.detector, opts.device)
+        detector_spec = getattr(det, "spec", det.name)
+        result.detector = det.name
+        say(f"detector: {det.name} ({getattr(det, 'reason', 'as requested')})")
+    with ExitStack() as stack:
+        progress = stack.enter_context(Progress(enabled=opts.progress))
+        client = stack.enter_context(dask_client(opts.workers, opts.scheduler))
+        # probe: one task per file
+        progress.stage("probe", total=len(recordings), unit="files")
+        futures = client.map(probe_task, recordings, evidence_dir=str(out), pure=False)
+        probes: list[FileProbe] = []
+        for fut in _as_completed(futures):
+            probe = fut.result()
+            probes.append(probe)
+            progress.advance(seconds=probe.duration_s)
+        contexts, warnings = plan_sessions(sessions, probes, site)
+        result.warnings.extend(warnings)
+        for w in warnings:
+            say(f"warning: {w}")
+        # sample + analyse: one task per (file, chunk) overlapping a session window
+        timeline, failures = _analyse(
+            client, contexts, site, checks, detector_spec, opts, out, progress
+        )
+        # reduce per session
+        progress.stage("sessions", total=len(contexts), unit="sessions")
+        finders = finders_for(checks)
+        events: list[Event] = []
+        session_rows: list[dict[str, Any]] = []
+        timelines: list[pa.Table] = []
+        file_events = [e for p in probes for e in file_findings(p, site)] + failures
+        for ctx in contexts:
+            tl = _session_timeline(timeline, ctx.session)
+            timelines.append(tl)
+            found = [e for f in finders for e in f(tl, ctx)]
+            events.extend(found)
+            s = ctx.session
+            cov = session_coverage(ctx)
+            related = [
+                e
+                for e in file_events
+                if e.camera_id == s.camera_id
+                and e.start < s.scheduled_end
+                and e.end > s.scheduled_start
+            ]
+            session_rows.append(
+                {
+                    "session_id": s.session_id,
+                    "centre_id": s.centre_id,
+                    "room_id": s.room_id,
+                    "camera_id": s.camera_id,
+                    "exam_type": s.exam_type,
+                    "scheduled_start": s.scheduled_start,
+                    "scheduled_end": s.scheduled_end,
+                    "recorded_s": cov.recorded_s,
+                    "coverage": cov.coverage,
+                    "longest_gap_s": cov.longest_gap_s,
+                    **_people_stats(tl, ctx, checks),
+                    "_related": len(related),
+                }
+            )
+            progress.advance()
+        full_timeline = pa.concat_tables(timelines) if timelines else schemas.TIMELINE.empty_table()
+        if "integrity" in checks:
+            from pipeline.findings.loops import find_loops
+            from pipeline.refine import refine_events
+
+            events.extend(find_loops(full_timeline, contexts, site.rules))
+            by_path = {p.path.name: p for p in probes}
+            events = refine_events(events, by_path, site)
+        for row in session_rows:
+            sid = row["session_id"]
+            row["event_count"] = sum(e.session_id == sid for e in events) + row.pop("_related")
+            row["verdict"] = _verdict(row["coverage"], row["event_count"])
+            if row["exam_type"] != "practical":
+                row["station_activity"] = None
+        events.extend(file_events)
+        if opts.clips and events:
+            events = _cut_media(client, events, probes, site, out, progress)
+    result.files = len(probes)
+    result.unreadable = len({e.source_file for e in events if e.kind == "file_unreadable"})
+    result.sessions = len(session_rows)
+    result.events = len(events)
+    _write_tables(out, root, probes, session_rows, events, full_timeline)
+    if opts.report:
+        _report(out)
+    _write_manifest(out, root, probes, site, opts)
+    result.exit_code = 1 if result.unreadable else 0
+    return result
+
+
+def _as_completed(futures):
+    from distributed import as_completed
+
+    return as_completed(futures)
+
+
+def _analyse(
+    client, contexts, site, checks, detector_spec, opts, out, progress
+) -> tuple[pa.Table, list[Event]]:
+    """Timeline rows of every chunk, and a ``file_unreadable`` finding per failed chunk."""
+    failures: list[Event] = []
+    if not any(c in checks for c in ("integrity", "people")):
+        return schemas.TIMELINE.empty_table(), failures
+    from pipeline.sampling import plan_chunks
+
+    windows: dict[str, list[tuple]] = {}
+    probes: dict[str, FileProbe] = {}
+    for ctx in contexts:
+        for p in ctx.probes:
+            if p.duration_s <= 0 or p.start is None:
+                continue
+            probes[str(p.path)] = p
+            windows.setdefault(str(p.path), []).append(
+                (ctx.session.scheduled_start, ctx.session.scheduled_end)
+            )
+    jobs = []
+    for key, p in sorted(probes.items()):
+        for chunk in plan_chunks(p, site.analysis):
+            c0 = p.start + timedelta(seconds=chunk.start_s)
+            c1 = p.start + timedelta(seconds=chunk.end_s)
+            if any(c0 < b and a < c1 for a, b in windows[key]):
+                jobs.append((p, chunk))
+    progress.stage("analyse", total=len(jobs), unit="chunks")
+    futures = [
+        client.submit(
+            analyse_task,
+            p,
+            chunk,
+            site,
+            checks,
+            detector_spec,
+            opts.device,
+            str(out),
+            pure=False,
+            retries=2,
+        )
+        for p, chunk in jobs
+    ]
+    tables = []
+    job_of = {fut.key: job for fut, job in zip(futures, jobs, strict=True)}
+    for fut in _as_completed(futures):
+        try:
+            table = fut.result()
+        except Exception as exc:  # a chunk that cannot be decoded loses only itself
+            p, chunk = job_of[fut.key]
+            failures.append(
+                Event(
+                    "file_unreadable",
+                    p.camera_id,
+                    p.at(chunk.start_s),
+                    p.at(chunk.end_s),
+                    details={
+                        "reason": f"decoding failed: {exc}",
+                        "chunk_start_s": chunk.start_s,
+                        "chunk_end_s": chunk.end_s,
+                    },
+                    source_file=p.path.name,
+                )
+            )
+            progress.advance()
+            continue
+        tables.append(table)
+        span = (
+            float(pc.max(table["t_file_s"]).as_py() or 0)
+            - float(pc.min(table["t_file_s"]).as_py() or 0)
+            if table.num_rows
+            else 0.0
+        )
+        progress.advance(frames=table.num_rows, seconds=span)
+    if not tables:
+        return schemas.TIMELINE.empty_table(), failures
+    timeline = pa.concat_tables(tables).sort_by([("camera_id", "ascending"), ("t", "ascending")])
+    return timeline, failures
+
+
+def _cut_media(client, events, probes, site, out, progress) -> list[Event]:
+    try:
+        from pipeline.review.clips import cut_one
+    except ImportError:
+        return events
+    by_name = {p.path.name: p for p in probes}
+    progress.stage("clips", total=len(events), unit="clips")
+    futures = [client.submit(cut_one, e, by_name, out, site, pure=False) for e in events]
+    done = []
+    for event, fut in zip(events, futures, strict=True):
+        try:
+            done.append(fut.result())
+        except Exception as exc:
+            log.warning("clip for %s failed: %s", event.event_id, exc)
+            done.append(event)
+        progress.advance()
+    return done
+
+
+def _write_tables(out, root, probes, session_rows, events, timeline) -> None:
+    evidence.write_table(out / "files.parquet", evidence.files_table(probes, root))
+    evidence.write_table(out / "sessions.parquet", evidence.sessions_table(session_rows))
+    evidence.write_table(out / "events.parquet", evidence.events_table(events))
+    evidence.write_table(out / "timeline.parquet", timeline.cast(schemas.TIMELINE))
+
+
+def _write_manifest(out, root, probes, site: Site, opts: ScanOptions) -> None:
+    inputs = {
+        "recordings": str(Path(opts.recordings).resolve()),
+        "site": str(site.path.resolve()) if site.path else None,
+        "checks": list(opts.checks),
+        "sample_every_s": site.analysis.sample_every_s,
+        "files": {evidence.display_path(p.path, root): p.sha256 for p in probes},
+    }
+    evidence.write_manifest(out, inputs, site.config_hash())
+
+
+def _report(out: Path) -> None:
+    try:
+        from pipeline.review.report import write_report
+    except ImportError:
+        return
+    write_report(out)

@@ -1,0 +1,129 @@
+"""Work done inside Dask workers: top-level functions of plain, picklable inputs.
+
+Each task is keyed by content (file hash + config hash + chunk) and checks the cache first, so
+a re-run, a retried task after a worker died, or a resumed run repeats no finished work.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline import schemas
+from pipeline.analysis import analysers_for
+from pipeline.config import Site
+from pipeline.evidence import Cache, probe_from_json, probe_to_json
+from pipeline.probe import probe_file
+from pipeline.records import FileProbe, Recording
+from pipeline.signals import AnalysisContext, run_analysers
+
+ANALYSIS_VERSION = "1"
+
+
+def probe_task(recording: Recording, evidence_dir: str) -> FileProbe:
+    """Probe one file, reusing a cached probe when the file's size and mtime are unchanged."""
+    cache = Cache(Path(evidence_dir))
+    path = recording.path
+    try:
+        st = path.stat()
+        key = f"{path}|{st.st_size}|{st.st_mtime_ns}|{recording.camera_id}|{recording.start}"
+    except OSError:
+        key = None
+    if key is not None:
+        hit = cache.get_json("probe", key)
+        if hit is not None:
+            return probe_from_json(hit)
+    probe = probe_file(path, recording.camera_id, recording.start)
+    if key is not None and probe.sha256:
+        cache.put_json("probe", key, probe_to_json(probe))
+    return probe
+
+
+@cache
+def _detector(spec: str, device: str):  # one per worker process
+    from pipeline.detectors import make_detector
+
+    return make_detector(spec, device)
+
+
+def chunk_key(probe: FileProbe, chunk, site: Site, checks: tuple[str, ...], detector: str) -> str:
+    return "|".join(
+        [
+            ANALYSIS_VERSION,
+            probe.sha256,
+            site.config_hash(),
+            ",".join(checks),
+            detector if "people" in checks else "-",
+            f"{chunk.start_s:.3f}-{chunk.end_s:.3f}",
+        ]
+    )
+
+
+def analyse_task(
+    probe: FileProbe,
+    chunk,
+    site: Site,
+    checks: tuple[str, ...],
+    detector: str,
+    device: str,
+    evidence_dir: str,
+) -> pa.Table:
+    """Decode one chunk once and run every analyser on the same frames -> timeline rows."""
+    from pipeline.sampling import sample_chunk
+
+    cache = Cache(Path(evidence_dir))
+    key = chunk_key(probe, chunk, site, checks, detector)
+    hit = cache.get_table("timeline", key)
+    if hit is not None:
+        return hit
+    batch = sample_chunk(probe.path, chunk, site.analysis, probe)
+    ctx = AnalysisContext(
+        camera=site.camera(probe.camera_id or ""),
+        rules=site.rules,
+        analysis=site.analysis,
+        detector=_detector(detector, device) if "people" in checks else None,
+        file_start=probe.start,
+        source_file=probe.path.name,
+    )
+    columns = run_analysers(batch, ctx, analysers_for(checks))
+    table = timeline_rows(probe, np.asarray(batch.t_s, dtype=np.float64), columns)
+    cache.put_table("timeline", key, table)
+    return table
+
+
+def timeline_rows(probe: FileProbe, t_s: np.ndarray, columns: dict[str, np.ndarray]) -> pa.Table:
+    """Rows in the TIMELINE schema (session_id filled in later, per session)."""
+    n = len(t_s)
+    assert probe.start is not None
+    data: dict[str, pa.Array] = {}
+    for field in schemas.TIMELINE:
+        name = field.name
+        if name == "session_id":
+            data[name] = pa.nulls(n, pa.string())
+        elif name == "camera_id":
+            data[name] = pa.array([probe.camera_id] * n, pa.string())
+        elif name == "t":
+            times = [probe.start + timedelta(seconds=float(s)) for s in t_s]
+            data[name] = pa.array(times, field.type)
+        elif name == "source_file":
+            data[name] = pa.array([probe.path.name] * n, pa.string())
+        elif name == "t_file_s":
+            data[name] = pa.array(t_s, pa.float64())
+        elif name in columns:
+            values = np.asarray(columns[name])
+            mask = np.isnan(values) if values.dtype.kind == "f" else None
+            if pa.types.is_integer(field.type) and values.dtype.kind == "f":
+                data[name] = pa.array(
+                    np.nan_to_num(values).astype(field.type.to_pandas_dtype()),
+                    field.type,
+                    mask=mask,
+                )
+            else:
+                data[name] = pa.array(values, field.type, mask=mask)
+        else:
+            data[name] = pa.nulls(n, field.type)
+    return pa.table(data, schema=schemas.TIMELINE)
