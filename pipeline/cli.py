@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show progress even when not on a terminal",
     )
     p.add_argument("--no-clips", action="store_true", help="skip clips and thumbnails")
+    p.add_argument("--no-report", action="store_true", help="skip report/index.html")
 
     p = sub.add_parser("report", help="write report/index.html from evidence")
     p.add_argument("evidence", type=Path)

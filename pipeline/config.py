@@ -212,9 +212,10 @@ def load_site(path: Path | None) -> Site:
     except UnicodeDecodeError as exc:
         raise InputError(path, None, f"not UTF-8 text ({exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(
-            path, f"line {getattr(exc, 'lineno', '?')}", f"invalid TOML: {exc}"
-        ) from None
+        # Python 3.11's message carries "(at line N, column M)"; 3.14 adds exc.lineno
+        found = re.search(r"line (\d+)", str(exc))
+        line = getattr(exc, "lineno", None) or (found.group(1) if found else "?")
+        raise InputError(path, f"line {line}", f"invalid TOML: {exc}") from None
     known = {"timezone", "filename_pattern", "rules", "analysis", "review", "cameras"}
     for key in raw:
         if key not in known:
