@@ -7,6 +7,7 @@ by the recording's hash and the config hash, so a re-run of the same inputs skip
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -203,10 +204,9 @@ class Cache:
             return None
 
     def put_json(self, kind: str, key: str, value: Any) -> None:
-        try:
+        # a cache that cannot be written only costs a re-run
+        with contextlib.suppress(EvidenceWriteError):
             atomic_write_bytes(self._path(kind, key, ".json"), json.dumps(value).encode())
-        except EvidenceWriteError:
-            pass  # a cache that cannot be written only costs a re-run
 
     def get_table(self, kind: str, key: str) -> pa.Table | None:
         path = self._path(kind, key, ".parquet")
@@ -216,10 +216,8 @@ class Cache:
             return None
 
     def put_table(self, kind: str, key: str, table: pa.Table) -> None:
-        try:
+        with contextlib.suppress(EvidenceWriteError):
             atomic_write_bytes(self._path(kind, key, ".parquet"), table_bytes(table))
-        except EvidenceWriteError:
-            pass
 
 
 # --- manifest -----------------------------------------------------------------------------

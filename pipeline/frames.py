@@ -14,6 +14,7 @@ class FrameBatch:
     ``frames`` is uint8 ``(N, H, W, 3)`` BGR at the analysis width (FFmpeg scaled it while
     decoding); ``t_s`` holds each sample's offset in the file in seconds. ``prev`` is the last
     sample of the previous chunk, if known, so frame-difference signals do not restart.
+    ``clock`` holds small luma crops for clock OCR (see :mod:`pipeline.sampling`).
     """
 
     source_file: str
@@ -21,6 +22,10 @@ class FrameBatch:
     frames: np.ndarray
     full_size: tuple[int, int]  # (width, height) of the recording
     prev: np.ndarray | None = None
+    # native-resolution luma crops (N, h, w) for OCR of the burned-in clock: the camera's
+    # ``clock_region`` when it was given to the sampler, else top and bottom bands stacked
+    clock: np.ndarray | None = None
+    clock_region: tuple[float, float, float, float] | None = None
     _gray: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:

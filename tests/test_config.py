@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from clipgen import SCHEDULE_HEADER
+
 from pipeline.config import FULL_FRAME, load_site
 from pipeline.errors import InputError
 from pipeline.schedule import load_schedule

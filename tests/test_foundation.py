@@ -11,8 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from clipgen import SCHEDULE_HEADER, write_clip
+
 from pipeline.probe import probe_file
 
 SESSION = "{sid},C1,R1,{cam},{kind},safety,2022-03-15T{a}+08:00,2022-03-15T{b}+08:00,10,1\n"
@@ -173,9 +173,7 @@ def replace_in(path: Path, old: str, new: str) -> None:
                 (r / "site.toml").write_text(
                     "[cameras.cam01]\nproctor_zone = [[0,0],[1,0],[1,1]]\n"
                 ),
-                replace_in(
-                    r / "schedule.csv", "S1,C1,R1,cam01,theory", "S1,C1,R1,cam01,practical"
-                ),
+                replace_in(r / "schedule.csv", "S1,C1,R1,cam01,theory", "S1,C1,R1,cam01,practical"),
             ),
             "site.toml, cameras.cam01.station_zone: missing",
         ),

@@ -29,6 +29,7 @@ class AnalysisContext:
     detector: Detector | None = None
     file_start: datetime | None = None  # wall-clock time of file offset 0 (UTC)
     source_file: str | None = None
+    timezone: str | None = None  # site timezone: burned-in clocks show local time
 
 
 class Analyser(Protocol):
