@@ -1,0 +1,1 @@
+"""ExamAudit benchmarks: `python -m benchmarks` runs the suite (see benchmarks/README.md)."""

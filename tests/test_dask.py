@@ -1,0 +1,78 @@
+"""The scan on an existing Dask cluster (`--scheduler`) gives the same evidence as a local run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from clipgen import SCHEDULE_HEADER, write_clip
+from distributed import LocalCluster
+
+from pipeline.scan import ScanOptions, run_scan
+
+
+@pytest.fixture(scope="module")
+def centre(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("dask_centre")
+    for i, name in enumerate(
+        [
+            "cam01_20220315T083000",
+            "cam01_20220315T083030",
+            "cam02_20220315T083000",
+            "cam02_20220315T083040",
+        ]
+    ):
+        write_clip(root / f"{name}.mp4", 25, seed=i)
+    (root / "schedule.csv").write_text(
+        SCHEDULE_HEADER
+        + "S1,C1,R1,cam01,theory,x,2022-03-15T08:30:00+08:00,2022-03-15T08:31:00+08:00,5,1\n"
+        + "S2,C1,R2,cam02,theory,x,2022-03-15T08:30:00+08:00,2022-03-15T08:31:00+08:00,5,1\n"
+    )
+    (root / "site.toml").write_text('timezone = "Asia/Shanghai"\n[rules]\nmin_height = 180\n')
+    return root
+
+
+def tables(out: Path) -> dict[str, list[dict]]:
+    return {
+        n: pq.read_table(out / f"{n}.parquet").to_pylist() for n in ("files", "sessions", "events")
+    }
+
+
+def test_scheduler_address_runs_on_a_two_process_cluster(centre: Path, tmp_path: Path) -> None:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        remote = run_scan(
+            ScanOptions(
+                centre,
+                out=tmp_path / "remote",
+                scheduler=cluster.scheduler_address,
+                checks=("coverage",),
+                clips=False,
+                report=False,
+            ),
+            say=lambda m: None,
+        )
+        assert len(cluster.scheduler.workers) == 2
+    local = run_scan(
+        ScanOptions(
+            centre,
+            out=tmp_path / "local",
+            workers=1,
+            checks=("coverage",),
+            clips=False,
+            report=False,
+        ),
+        say=lambda m: None,
+    )
+    assert remote.exit_code == local.exit_code == 0
+    got, want = tables(tmp_path / "remote"), tables(tmp_path / "local")
+    assert got == want
+    assert len(got["files"]) == 4
+    gaps = sorted((e["session_id"], e["duration_s"]) for e in got["events"])
+    assert gaps == [
+        ("S1", pytest.approx(5.0, abs=0.1)),  # between the two files
+        ("S1", pytest.approx(5.0, abs=0.1)),  # early stop
+        ("S2", pytest.approx(15.0, abs=0.1)),  # between the two files
+    ]
