@@ -49,6 +49,42 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise EvidenceWriteError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
 
+def check_writable(folder: Path) -> None:
+    """Fail before hours of work, not after, when the evidence folder cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise EvidenceWriteError(f"{folder}: cannot write ({exc.strerror or exc})") from exc
+
+
+def commit_files(files: Mapping[Path, bytes]) -> None:
+    """Write several files all-or-nothing (as far as a file system allows): every temporary
+    file is written and synced first, and only then renamed into place. A full or read-only
+    disk fails in the first phase and leaves the previous files untouched."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            staged.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except OSError as exc:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        where = staged[-1][1] if staged else next(iter(files), "evidence")
+        raise EvidenceWriteError(f"{where}: cannot write ({exc.strerror or exc})") from exc
+    for tmp, path in staged:
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise EvidenceWriteError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
 def table_bytes(table: pa.Table) -> bytes:
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")

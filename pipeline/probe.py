@@ -58,7 +58,7 @@ def probe_file(
         size = path.stat().st_size
         digest = sha256 or sha256_file(path)
     except OSError as exc:
-        return _failed(path, camera_id, start, f"cannot read file: {exc.strerror or exc}")
+        return failed_probe(path, camera_id, start, f"cannot read file: {exc.strerror or exc}")
     base = {"path": path, "sha256": digest, "size_bytes": size, "camera_id": camera_id}
     if size == 0:
         return FileProbe(
@@ -90,7 +90,9 @@ def probe_file(
         )
 
 
-def _failed(path: Path, camera_id: str | None, start: datetime | None, reason: str) -> FileProbe:
+def failed_probe(
+    path: Path, camera_id: str | None, start: datetime | None, reason: str
+) -> FileProbe:
     return FileProbe(
         path=path,
         sha256="",

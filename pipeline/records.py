@@ -115,9 +115,11 @@ class FileProbe:
         spans: list[tuple[datetime, datetime]] = []
         cursor = 0.0
         for gap in sorted(self.gaps, key=lambda g: g.at_s):
-            spans.append((self.at(cursor), self.at(gap.at_s)))
-            cursor = gap.at_s + gap.gap_s
-        spans.append((self.at(cursor), self.at(self.duration_s)))
+            if gap.at_s > cursor:
+                spans.append((self.at(cursor), self.at(gap.at_s)))
+            cursor = max(cursor, gap.at_s + gap.gap_s)
+        if cursor < self.duration_s:
+            spans.append((self.at(cursor), self.at(self.duration_s)))
         return [(a, b) for a, b in spans if b > a]
 
 

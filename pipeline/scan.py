@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,10 @@ from pipeline.errors import InputError
 from pipeline.findings import SessionContext
 from pipeline.findings.coverage import file_findings, session_coverage
 from pipeline.plan import plan_sessions
+from pipeline.probe import failed_probe
 from pipeline.progress import Progress
 from pipeline.recordings import discover
-from pipeline.records import Event, ExamSession, FileProbe
+from pipeline.records import Event, ExamSession, FileProbe, TimeGap
 from pipeline.schedule import load_schedule
 from pipeline.tasks import analyse_task, probe_task
 
@@ -150,7 +151,7 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
     """The whole scan. Input errors raise InputError; unreadable recordings do not."""
     site, sessions = resolve_inputs(opts)
     out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
+    evidence.check_writable(out)
     recordings = discover(Path(opts.recordings), site)
     root = Path(opts.recordings) if Path(opts.recordings).is_dir() else Path(opts.recordings).parent
     checks = opts.checks
@@ -168,10 +169,13 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
         client = stack.enter_context(dask_client(opts.workers, opts.scheduler))
         # probe: one task per file
         progress.stage("probe", total=len(recordings), unit="files")
-        futures = client.map(probe_task, recordings, evidence_dir=str(out), pure=False)
+        futures = client.map(probe_task, recordings, evidence_dir=str(out), pure=False, retries=2)
+        recording_of = {f.key: r for f, r in zip(futures, recordings, strict=True)}
         probes: list[FileProbe] = []
-        for fut in _as_completed(futures):
-            probe = fut.result()
+        for fut, probe in collect(client, futures, site.analysis.file_timeout_s):
+            if isinstance(probe, Exception):  # the probe itself never raises for a bad file
+                rec = recording_of[fut.key]
+                probe = failed_probe(rec.path, rec.camera_id, rec.start, f"probe failed: {probe}")
             probes.append(probe)
             progress.advance(seconds=probe.duration_s)
         contexts, warnings = plan_sessions(sessions, probes, site)
@@ -182,13 +186,19 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
         timeline, failures = _analyse(
             client, contexts, site, checks, detector_spec, opts, out, progress
         )
+        if failures:  # undecodable chunks count as lost video, like a gap inside the file
+            probes = [
+                mark_undecodable(p, failures[str(p.path)]) if str(p.path) in failures else p
+                for p in probes
+            ]
+            contexts, _ = plan_sessions(sessions, probes, site)
         # reduce per session
         progress.stage("sessions", total=len(contexts), unit="sessions")
         finders = finders_for(checks)
         events: list[Event] = []
         session_rows: list[dict[str, Any]] = []
         timelines: list[pa.Table] = []
-        file_events = [e for p in probes for e in file_findings(p, site)] + failures
+        file_events = [e for p in probes for e in file_findings(p, site)]
         for ctx in contexts:
             tl = _session_timeline(timeline, ctx.session)
             timelines.append(tl)
@@ -249,17 +259,53 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
     return result
 
 
-def _as_completed(futures):
-    from distributed import as_completed
+@dataclass(frozen=True)
+class Hung(Exception):
+    """A task made no progress for the per-file timeout; its worker was restarted."""
 
-    return as_completed(futures)
+    timeout_s: float
+
+    def __str__(self) -> str:
+        return f"no progress within {self.timeout_s:g} s (per-file timeout); worker restarted"
+
+
+def collect(client, futures: Sequence, timeout_s: float):
+    """Yield ``(future, result_or_exception)`` as tasks finish.
+
+    When no task finishes for ``timeout_s``, the tasks still running are declared hung: they
+    are cancelled, their workers restarted (a hung decoder cannot be interrupted in-process),
+    and each is yielded with a :class:`Hung` error, so one bad file never stalls the batch.
+    """
+    from distributed import wait
+
+    pending = set(futures)
+    while pending:
+        try:
+            done, pending = wait(pending, timeout=timeout_s, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            processing = client.processing()
+            running = {k for keys in processing.values() for k in keys}
+            hung = {f for f in pending if f.key in running}
+            workers = [w for w, keys in processing.items() if running & set(keys)]
+            for fut in hung:
+                fut.cancel()
+                yield fut, Hung(timeout_s)
+            pending -= hung
+            if workers:
+                client.restart_workers(workers, raise_for_error=False)
+            continue
+        for fut in done:
+            try:
+                yield fut, fut.result()
+            except Exception as exc:
+                yield fut, exc
 
 
 def _analyse(
     client, contexts, site, checks, detector_spec, opts, out, progress
-) -> tuple[pa.Table, list[Event]]:
-    """Timeline rows of every chunk, and a ``file_unreadable`` finding per failed chunk."""
-    failures: list[Event] = []
+) -> tuple[pa.Table, dict[str, list[tuple[Any, str]]]]:
+    """Timeline rows of every chunk, and the chunks that could not be decoded, per file."""
+    failures: dict[str, list[tuple[Any, str]]] = {}
     if not any(c in checks for c in ("integrity", "people")):
         return schemas.TIMELINE.empty_table(), failures
     from pipeline.sampling import plan_chunks
@@ -299,25 +345,10 @@ def _analyse(
     ]
     tables = []
     job_of = {fut.key: job for fut, job in zip(futures, jobs, strict=True)}
-    for fut in _as_completed(futures):
-        try:
-            table = fut.result()
-        except Exception as exc:  # a chunk that cannot be decoded loses only itself
+    for fut, table in collect(client, futures, site.analysis.file_timeout_s):
+        if isinstance(table, Exception):  # a chunk that cannot be decoded loses only itself
             p, chunk = job_of[fut.key]
-            failures.append(
-                Event(
-                    "file_unreadable",
-                    p.camera_id,
-                    p.at(chunk.start_s),
-                    p.at(chunk.end_s),
-                    details={
-                        "reason": f"decoding failed: {exc}",
-                        "chunk_start_s": chunk.start_s,
-                        "chunk_end_s": chunk.end_s,
-                    },
-                    source_file=p.path.name,
-                )
-            )
+            failures.setdefault(str(p.path), []).append((chunk, f"{type(table).__name__}: {table}"))
             progress.advance()
             continue
         tables.append(table)
@@ -332,6 +363,18 @@ def _analyse(
         return schemas.TIMELINE.empty_table(), failures
     timeline = pa.concat_tables(tables).sort_by([("camera_id", "ascending"), ("t", "ascending")])
     return timeline, failures
+
+
+def mark_undecodable(probe: FileProbe, chunks: Sequence[tuple[Any, str]]) -> FileProbe:
+    """The probe with each undecodable chunk as a gap and the reason in ``error``."""
+    lost = sorted(chunks, key=lambda c: c[0].start_s)
+    gaps = tuple(TimeGap(c.start_s, c.end_s - c.start_s) for c, _ in lost)
+    total = sum(g.gap_s for g in gaps)
+    where = ", ".join(f"{g.at_s:.0f}-{g.at_s + g.gap_s:.0f} s" for g in gaps)
+    reason = (
+        f"decoding failed for {total:.0f} s of {probe.duration_s:.0f} s ({where}): {lost[0][1]}"
+    )
+    return replace(probe, gaps=probe.gaps + gaps, error=probe.error or reason)
 
 
 def _cut_media(client, events, probes, site, out, progress) -> list[Event]:
@@ -354,10 +397,15 @@ def _cut_media(client, events, probes, site, out, progress) -> list[Event]:
 
 
 def _write_tables(out, root, probes, session_rows, events, timeline) -> None:
-    evidence.write_table(out / "files.parquet", evidence.files_table(probes, root))
-    evidence.write_table(out / "sessions.parquet", evidence.sessions_table(session_rows))
-    evidence.write_table(out / "events.parquet", evidence.events_table(events))
-    evidence.write_table(out / "timeline.parquet", timeline.cast(schemas.TIMELINE))
+    tables = {
+        "files": evidence.files_table(probes, root),
+        "sessions": evidence.sessions_table(session_rows),
+        "events": evidence.events_table(events),
+        "timeline": timeline.cast(schemas.TIMELINE),
+    }
+    evidence.commit_files(
+        {out / f"{name}.parquet": evidence.table_bytes(t) for name, t in tables.items()}
+    )
 
 
 def _write_manifest(out, root, probes, site: Site, opts: ScanOptions) -> None:
