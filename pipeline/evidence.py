@@ -197,6 +197,7 @@ def probe_to_json(p: FileProbe) -> dict[str, Any]:
         "frame_count": p.frame_count,
         "has_audio": p.has_audio,
         "error": p.error,
+        "partial": p.partial,
     }
 
 
@@ -219,6 +220,7 @@ def probe_from_json(d: Mapping[str, Any]) -> FileProbe:
         frame_count=d["frame_count"],
         has_audio=d["has_audio"],
         error=d["error"],
+        partial=d.get("partial", False),
     )
 
 

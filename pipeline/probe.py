@@ -20,6 +20,8 @@ from pipeline.records import FileProbe, TimeGap
 GAP_MIN_S = 0.5
 GAP_MIN_FRAMES = 3.0
 MAX_SANE_SIDE = 16384
+MIN_SANE_FPS = 0.5
+STILL_IMAGE_FORMATS = ("image2", "jpeg_pipe", "png_pipe", "bmp_pipe", "webp_pipe", "gif")
 HASH_BLOCK = 1 << 20
 
 
@@ -110,13 +112,59 @@ def failed_probe(
     )
 
 
+def _mp4_without_moov(path: Path) -> bool:
+    """An MP4 whose index (moov atom) never got written: the NVR stopped mid-recording."""
+    with open(path, "rb") as fh:
+        if fh.read(12)[4:8] != b"ftyp":
+            return False
+        fh.seek(0)
+        tail = b""
+        while block := fh.read(HASH_BLOCK):
+            if b"moov" in tail + block:
+                return False
+            tail = block[-3:]
+    return True
+
+
 def _open(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), metadata_errors="ignore")
     except av.error.InvalidDataError:
+        if _mp4_without_moov(path):
+            raise RecordingError(
+                path, "MP4 without a moov atom (index missing: recording cut off or unfinished)"
+            ) from None
         raise RecordingError(path, "not a video container FFmpeg can read (invalid data)") from None
     except av.error.FFmpegError as exc:
         raise RecordingError(path, f"cannot open container: {exc}") from None
+
+
+def _header_problem(
+    codec: str | None,
+    fmt: str | None,
+    width: int,
+    height: int,
+    fps: float | None,
+    packets: int,
+    stream: av.video.stream.VideoStream,
+) -> str | None:
+    """Why a stream that demuxes is still no usable recording, or None."""
+    if codec is None or codec == "none":
+        tag = getattr(stream.codec_context, "codec_tag", None) if stream.codec_context else None
+        return f"unsupported codec{f' {tag!r}' if tag else ''}: FFmpeg has no decoder for it"
+    try:
+        av.codec.Codec(codec, "r")
+    except Exception:
+        return f"unsupported codec {codec!r}: FFmpeg has no decoder for it"
+    if (fmt or "").split(",")[0] in STILL_IMAGE_FORMATS:
+        return f"not a video recording: a still image ({fmt}, {codec})"
+    if not width or not height or width > MAX_SANE_SIDE or height > MAX_SANE_SIDE:
+        return f"implausible picture size {width}x{height} in the stream header"
+    if fps is None or not (MIN_SANE_FPS <= fps <= 1000):
+        return f"implausible frame rate {fps!r} (broken timestamps or time base)"
+    if packets < 2:
+        return f"not a video recording: only {packets} frame"
+    return None
 
 
 def _probe_packets(path: Path, base: dict, start: datetime | None) -> FileProbe:
@@ -175,20 +223,13 @@ def _probe_packets(path: Path, base: dict, start: datetime | None) -> FileProbe:
     )
     key_t = t[keys]
     key_interval = float(np.median(np.diff(key_t))) if len(key_t) > 1 else None
-    error = read_error
-    if error is None and (
-        not width or not height or width > MAX_SANE_SIDE or height > MAX_SANE_SIDE
-    ):
-        error = f"implausible picture size {width}x{height} in the stream header"
-    if error is None and (fps is None or fps <= 0 or fps > 1000):
-        error = f"implausible frame rate {fps!r}"
-    if error is None and codec is not None:
-        try:
-            av.codec.Codec(codec, "r")
-        except Exception:
-            error = f"no decoder for codec {codec!r}"
-    if error is None and declared is not None and declared - duration > max(2.0, 3 * frame_s):
+    error = _header_problem(codec, fmt, width, height, fps, len(pts_list), stream)
+    partial = False
+    if error is None and read_error is not None:
+        error, partial = f"damaged: {read_error}", True
+    elif error is None and declared is not None and declared - duration > max(2.0, 3 * frame_s):
         error = f"truncated: {duration:.1f} s of video readable, header declares {declared:.1f} s"
+        partial = True
     return FileProbe(
         **base,
         start=start,
@@ -204,4 +245,5 @@ def _probe_packets(path: Path, base: dict, start: datetime | None) -> FileProbe:
         frame_count=len(pts_list),
         has_audio=has_audio,
         error=error,
+        partial=partial,
     )

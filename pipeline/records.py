@@ -89,6 +89,7 @@ class FileProbe:
     frame_count: int = 0
     has_audio: bool = False
     error: str | None = None
+    partial: bool = False  # with an error: the video before the damage is still usable
 
     @property
     def end(self) -> datetime | None:
@@ -110,7 +111,7 @@ class FileProbe:
 
         A partly readable file (truncated) still contributes the part that was read.
         """
-        if self.start is None or self.duration_s <= 0:
+        if self.start is None or self.duration_s <= 0 or (self.error and not self.partial):
             return []
         spans: list[tuple[datetime, datetime]] = []
         cursor = 0.0

@@ -374,7 +374,9 @@ def mark_undecodable(probe: FileProbe, chunks: Sequence[tuple[Any, str]]) -> Fil
     reason = (
         f"decoding failed for {total:.0f} s of {probe.duration_s:.0f} s ({where}): {lost[0][1]}"
     )
-    return replace(probe, gaps=probe.gaps + gaps, error=probe.error or reason)
+    if probe.error is not None and not probe.partial:
+        return probe
+    return replace(probe, gaps=probe.gaps + gaps, error=probe.error or reason, partial=True)
 
 
 def _cut_media(client, events, probes, site, out, progress) -> list[Event]:

@@ -21,7 +21,8 @@ from pipeline.probe import probe_file
 from pipeline.records import FileProbe, Recording
 from pipeline.signals import AnalysisContext, run_analysers
 
-ANALYSIS_VERSION = "1"
+ANALYSIS_VERSION = "1"  # bump when analysers change what they compute
+PROBE_VERSION = "2"  # bump when the probe changes what it records
 
 
 def probe_task(recording: Recording, evidence_dir: str) -> FileProbe:
@@ -30,7 +31,19 @@ def probe_task(recording: Recording, evidence_dir: str) -> FileProbe:
     path = recording.path
     try:
         st = path.stat()
-        key = f"{path}|{st.st_size}|{st.st_mtime_ns}|{recording.camera_id}|{recording.start}"
+        key = "|".join(
+            map(
+                str,
+                (
+                    PROBE_VERSION,
+                    path,
+                    st.st_size,
+                    st.st_mtime_ns,
+                    recording.camera_id,
+                    recording.start,
+                ),
+            )
+        )
     except OSError:
         key = None
     if key is not None:

@@ -19,13 +19,15 @@ def write_clip(
     jump_at_s: float | None = None,
     jump_s: float = 0.0,
     seed: int = 0,
+    faststart: bool = False,
 ) -> Path:
     """A noisy static scene; optionally a presentation-timestamp jump (missing footage)."""
     width, height = size
     rng = np.random.default_rng(seed)
     base = np.full((height, width, 3), 90, np.uint8)
     base[height // 3 :, : width // 2] = 140
-    with av.open(str(path), "w") as container:
+    options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.gop_size = int(gop_s * fps)
