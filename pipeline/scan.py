@@ -109,7 +109,9 @@ def dask_client(workers: int | None, scheduler: str | None):
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # no dashboard; ":0" also keeps the scheduler's HTTP endpoint off port 8787, so
+            # concurrent scans on one machine do not warn about a busy port
+            dashboard_address=":0",
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,

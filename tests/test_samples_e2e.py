@@ -1,0 +1,112 @@
+"""End to end on freshly generated samples: every injected fault found, clean sessions clean.
+
+The CLI runs in a subprocess on `examaudit samples` output; findings are compared with
+ground_truth.json: same kind, same session (or camera for file-level findings), start and end
+within the tolerance of their group.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+COVERAGE = ("recording_missing", "recording_gap", "format_noncompliant", "file_unreadable")
+INTEGRITY = ("black_screen", "frozen_video", "view_changed", "looped_footage", "clock_jump")
+PEOPLE = ("proctor_absent", "qa_substitution")
+TOLERANCE_S = {**dict.fromkeys(COVERAGE, 1.0), **dict.fromkeys(INTEGRITY + PEOPLE, 2.0)}
+
+
+@pytest.fixture(scope="module")
+def truth(sample_centre: Path) -> dict:
+    return json.loads((sample_centre / "ground_truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def events(sample_scan) -> list[dict]:
+    done, out = sample_scan
+    assert done.returncode == 0, done.stderr[-3000:]
+    return pq.read_table(out / "events.parquet").to_pylist()
+
+
+def _t(value: str | datetime) -> float:
+    return (datetime.fromisoformat(value) if isinstance(value, str) else value).timestamp()
+
+
+def matches(gt: dict, event: dict) -> bool:
+    tol = TOLERANCE_S[gt["kind"]]
+    same_place = (
+        event["session_id"] == gt["session_id"]
+        if gt["session_id"]
+        else event["camera_id"] == gt["camera_id"] and event["session_id"] is None
+    )
+    return (
+        event["kind"] == gt["kind"]
+        and same_place
+        and abs(_t(event["start"]) - _t(gt["start"])) <= tol
+        and abs(_t(event["end"]) - _t(gt["end"])) <= tol
+    )
+
+
+def describe(e: dict) -> str:
+    return (
+        f"{e['kind']} {e['session_id']} {e['camera_id']} "
+        f"{_t(e['start']) % 86400:.0f}-{_t(e['end']) % 86400:.0f}"
+    )
+
+
+@pytest.mark.parametrize(
+    "group", [COVERAGE, INTEGRITY, PEOPLE], ids=["coverage", "integrity", "people"]
+)
+def test_every_injected_fault_is_found(
+    truth: dict, events: list[dict], group: tuple[str, ...]
+) -> None:
+    expected = [f for f in truth["findings"] if f["kind"] in group]
+    missed = [f for f in expected if not any(matches(f, e) for e in events)]
+    assert not missed, (
+        "missed: "
+        + "; ".join(
+            f"{f['kind']} {f['session_id']} {f['start']}..{f['end']} ({f['detail']})"
+            for f in missed
+        )
+        + "\nreported: "
+        + "; ".join(describe(e) for e in events if e["kind"] in group)
+    )
+
+
+@pytest.mark.parametrize(
+    "group", [COVERAGE, INTEGRITY, PEOPLE], ids=["coverage", "integrity", "people"]
+)
+def test_no_finding_that_was_not_injected(
+    truth: dict, events: list[dict], group: tuple[str, ...]
+) -> None:
+    extra = [
+        e
+        for e in events
+        if e["kind"] in group and not any(matches(f, e) for f in truth["findings"])
+    ]
+    assert not extra, "not in ground truth: " + "; ".join(describe(e) for e in extra)
+
+
+def test_clean_sessions_have_no_findings(truth: dict, events: list[dict], sample_scan) -> None:
+    clean = set(truth["clean_sessions"])
+    assert clean
+    dirty = [describe(e) for e in events if e["session_id"] in clean]
+    assert not dirty
+    sessions = pq.read_table(sample_scan[1] / "sessions.parquet").to_pylist()
+    for row in sessions:
+        if row["session_id"] in clean:
+            assert (row["verdict"], row["event_count"], row["coverage"]) == ("pass", 0, 1.0)
+
+
+def test_sessions_rows_cover_the_schedule(sample_centre: Path, sample_scan) -> None:
+    import csv
+
+    scheduled = {r["session_id"] for r in csv.DictReader((sample_centre / "schedule.csv").open())}
+    sessions = pq.read_table(sample_scan[1] / "sessions.parquet").to_pylist()
+    assert {r["session_id"] for r in sessions} == scheduled
+    missing = [r for r in sessions if r["verdict"] == "missing"]
+    assert all(r["coverage"] == 0 for r in missing)
