@@ -49,6 +49,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise EvidenceWriteError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
 
+def sweep_temp_files(folder: Path) -> int:
+    """Remove temporary files a killed run left behind (ours only: ``.<name>.<random>.tmp``)."""
+    removed = 0
+    for path in Path(folder).rglob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
+
+
 def check_writable(folder: Path) -> None:
     """Fail before hours of work, not after, when the evidence folder cannot be written."""
     try:

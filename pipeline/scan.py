@@ -154,6 +154,7 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
     site, sessions = resolve_inputs(opts)
     out = Path(opts.out)
     evidence.check_writable(out)
+    evidence.sweep_temp_files(out)
     recordings = discover(Path(opts.recordings), site)
     root = Path(opts.recordings) if Path(opts.recordings).is_dir() else Path(opts.recordings).parent
     checks = opts.checks
