@@ -1,0 +1,97 @@
+"""Scale without loss: hundreds of recordings, and a long file in bounded memory."""
+
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from clipgen import SCHEDULE_HEADER, write_clip
+from distributed import Client, LocalCluster
+
+from benchmarks.media import tile
+from pipeline.scan import ScanOptions, run_scan
+
+CHECKS = ("coverage", "integrity")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def scan_on_cluster(root: Path, out: Path) -> tuple[int, dict[str, float]]:
+    """Scan on a fresh 2-worker cluster; returns exit code and each worker's peak RSS (MB)."""
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        result = run_scan(
+            ScanOptions(
+                root,
+                out=out,
+                scheduler=cluster.scheduler_address,
+                checks=CHECKS,
+                clips=False,
+                report=False,
+            ),
+            say=lambda m: None,
+        )
+        return result.exit_code, client.run(_peak_rss_mb)
+
+
+def test_200_recordings_50_sessions(tmp_path: Path) -> None:
+    root = tmp_path / "centre"
+    root.mkdir()
+    rows = []
+    for s in range(50):
+        cam = f"cam{s % 5:02d}"
+        hour, minute = 8 + (s // 5) // 6, ((s // 5) % 6) * 10
+        for k in range(4):
+            write_clip(
+                root / f"{cam}_20220315T{hour:02d}{minute:02d}{k * 5:02d}.mp4",
+                5,
+                size=(160, 96),
+                seed=s * 4 + k,
+            )
+        rows.append(
+            f"S{s:02d},C1,R{s % 5},{cam},theory,x,2022-03-15T{hour:02d}:{minute:02d}:00+08:00,"
+            f"2022-03-15T{hour:02d}:{minute:02d}:20+08:00,5,1\n"
+        )
+    (root / "schedule.csv").write_text(SCHEDULE_HEADER + "".join(rows))
+    (root / "site.toml").write_text('timezone = "Asia/Shanghai"\n[rules]\nmin_height = 96\n')
+    code, peaks = scan_on_cluster(root, tmp_path / "ev")
+    assert code == 0
+    files = pq.read_table(tmp_path / "ev" / "files.parquet").to_pylist()
+    sessions = pq.read_table(tmp_path / "ev" / "sessions.parquet").to_pylist()
+    assert len(files) == 200 and all(f["error"] is None for f in files)
+    assert len(sessions) == 50 and all(s["coverage"] == pytest.approx(1.0) for s in sessions)
+    timeline = pq.read_table(tmp_path / "ev" / "timeline.parquet", columns=["session_id"])
+    assert timeline.num_rows >= 50 * 10  # every session sampled every 2 s
+    print(f"\npeak RSS per worker (MB): {peaks}")
+    assert all(mb < 1500 for mb in peaks.values()), peaks
+
+
+def test_long_file_in_bounded_memory(tmp_path: Path) -> None:
+    """A 2-hour file costs no more worker memory than a 10-minute one: chunks bound it."""
+    parts = [write_clip(tmp_path / f"part{i}.mp4", 20, size=(320, 180), seed=i) for i in range(3)]
+    peaks = {}
+    for minutes in (10, 120):
+        root = tmp_path / f"c{minutes}"
+        root.mkdir()
+        tile(parts, root / "cam01_20220315T080000.mp4", minutes * 60)
+        end = f"{8 + minutes // 60:02d}:{minutes % 60:02d}"
+        (root / "schedule.csv").write_text(
+            SCHEDULE_HEADER + f"S1,C1,R1,cam01,theory,x,2022-03-15T08:00:00+08:00,"
+            f"2022-03-15T{end}:00+08:00,5,1\n"
+        )
+        (root / "site.toml").write_text('timezone = "Asia/Shanghai"\n[rules]\nmin_height = 180\n')
+        code, worker_peaks = scan_on_cluster(root, tmp_path / f"ev{minutes}")
+        assert code == 0
+        rows = pq.read_table(tmp_path / f"ev{minutes}" / "timeline.parquet", columns=["t"]).num_rows
+        assert rows == pytest.approx(minutes * 30, abs=2)  # one sample per 2 s
+        peaks[minutes] = max(worker_peaks.values())
+    print(f"\npeak worker RSS (MB): 10 min {peaks[10]:.0f}, 2 h {peaks[120]:.0f}")
+    assert peaks[120] < peaks[10] + 150
