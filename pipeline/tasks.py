@@ -93,14 +93,16 @@ def analyse_task(
     hit = cache.get_table("timeline", key)
     if hit is not None:
         return hit
-    batch = sample_chunk(probe.path, chunk, site.analysis, probe)
+    camera = site.camera(probe.camera_id or "")
+    batch = sample_chunk(probe.path, chunk, site.analysis, probe, clock_region=camera.clock_region)
     ctx = AnalysisContext(
-        camera=site.camera(probe.camera_id or ""),
+        camera=camera,
         rules=site.rules,
         analysis=site.analysis,
         detector=_detector(detector, device) if "people" in checks else None,
         file_start=probe.start,
         source_file=probe.path.name,
+        timezone=site.timezone,
     )
     columns = run_analysers(batch, ctx, analysers_for(checks))
     table = timeline_rows(probe, np.asarray(batch.t_s, dtype=np.float64), columns)

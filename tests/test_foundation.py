@@ -291,3 +291,13 @@ def test_evidence_types_exactly_as_design(centre: Path, tmp_path: Path) -> None:
         if name == "timeline":  # further signals may follow the contract columns
             got = got[: len(columns)]
         assert got == columns, name
+
+
+def test_progress_is_shown_on_request_and_quiet_otherwise(centre: Path, tmp_path: Path) -> None:
+    quiet = scan(centre, tmp_path / "a")
+    assert quiet.returncode == 0
+    assert "probe" not in quiet.stderr
+    shown = scan(centre, tmp_path / "b", "--progress")
+    assert shown.returncode == 0
+    assert "probe" in shown.stderr and "2/2" in shown.stderr and "files" in shown.stderr
+    assert "sessions" in shown.stderr and "x real time" in shown.stderr
