@@ -91,6 +91,9 @@ TIMELINE_EXTRA = pa.schema(
         ("clock_offset_s", pa.float32()),  # OCR'd clock minus file timeline
         ("persons_in_station_zone", pa.int16()),
         ("speech_ratio", pa.float32()),
+        ("noise", pa.float32()),  # spatial sensor-noise estimate (grey levels): frozen floor
+        ("layout", pa.uint64()),  # 8x8 block average hash: where things are, for view changes
+        ("motion_cells", pa.uint64()),  # 8x8 cells that changed since the previous sample
     ]
 )
 

@@ -1,0 +1,300 @@
+"""Proctor absence and practical exams run as Q&A, cut from a session's people timeline.
+
+Presence is judged per sample, then cut with :func:`pipeline.intervals.runs`: an absence must
+last ``rules.min_proctor_absence_s`` (so a brief miss or occlusion never opens one), and a
+presence shorter than the *confirmation* time inside an absence (a detector false positive,
+someone glancing in) does not end it. Samples further apart than a few sampling steps (a
+recording gap) break a run: missing video is the coverage check's finding, not an absence.
+Likewise samples inside a black, frozen or turned-away picture (the integrity finders' events,
+when the integrity columns are in the timeline) are left out: nobody can be seen there, and
+the integrity finding already covers that time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.findings import SessionContext
+from pipeline.intervals import runs
+from pipeline.records import Event
+
+log = logging.getLogger(__name__)
+
+# station_motion (share of station-zone pixels changed since the previous sample) at or above
+# which a person in the station zone counts as working hands-on
+MOTION_ACTIVE = 0.01
+
+
+def confirm_s(step_s: float, threshold_s: float) -> float:
+    """How long a contrary state must last to split a run: a few samples, or 10 % of the rule."""
+    return max(2.5 * step_s, 0.1 * threshold_s)
+
+
+# integrity finders whose intervals show no usable picture of the room
+UNUSABLE_PICTURE = (
+    "pipeline.findings.picture:BlackScreenFinder",
+    "pipeline.findings.picture:FrozenVideoFinder",
+    "pipeline.findings.picture:ViewChangedFinder",
+)
+
+
+def unusable_spans(timeline: pa.Table, ctx: SessionContext) -> list[tuple[float, float]]:
+    """Epoch-second spans where the picture cannot show people (black, frozen, turned away)."""
+    if "brightness" not in timeline.column_names or timeline["brightness"].null_count == len(
+        timeline
+    ):
+        return []
+    from pipeline.analysis import load
+
+    spans = []
+    for spec in UNUSABLE_PICTURE:
+        try:
+            events = load(spec)()(timeline, ctx)
+        except Exception as exc:  # an integrity bug must not hide people findings
+            log.warning("people: %s failed (%s); its spans are not excluded", spec, exc)
+            continue
+        spans += [(e.start.timestamp(), e.end.timestamp()) for e in events]
+    return spans
+
+
+class _Series:
+    """A session's timeline as float seconds since the epoch, clipped to the scheduled window,
+    without the samples where the picture is unusable."""
+
+    def __init__(self, timeline: pa.Table, ctx: SessionContext, columns: tuple[str, ...]):
+        s = ctx.session
+        self.start_s = s.scheduled_start.timestamp()
+        self.end_s = s.scheduled_end.timestamp()
+        names = set(timeline.column_names)
+        ok = "t" in names and all(c in names for c in columns) and timeline.num_rows > 0
+        if ok:
+            t = timeline.column("t").cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())
+            t = t.to_numpy(zero_copy_only=False).astype(np.float64) / 1000.0
+        else:
+            t = np.zeros(0)
+        order = np.argsort(t, kind="stable")
+        inside = (t[order] >= self.start_s) & (t[order] < self.end_s)
+        self.excluded = unusable_spans(timeline, ctx) if ok else []
+        for a, b in self.excluded:
+            inside &= ~((t[order] >= a) & (t[order] < b))
+        keep = order[inside]
+        self.t = t[keep]
+        self.cols = {c: _floats(timeline.column(c))[keep] if ok else np.zeros(0) for c in columns}
+        self.source = (
+            np.asarray(timeline.column("source_file").to_pylist(), dtype=object)[keep]
+            if ok and "source_file" in names
+            else np.full(len(self.t), None, dtype=object)
+        )
+        steps = np.diff(self.t)
+        steps = steps[steps > 0]
+        self.step = (
+            float(np.median(steps)) if len(steps) else float(ctx.site.analysis.sample_every_s)
+        )
+        # a sample further from the next than this is followed by missing video
+        self.max_step = max(3.0 * self.step, self.step + ctx.site.rules.min_gap_s)
+
+    def valid(self, *columns: str) -> np.ndarray:
+        ok = np.ones(len(self.t), bool)
+        for c in columns:
+            ok &= ~np.isnan(self.cols[c])
+        return ok
+
+    def end_t(self, t: np.ndarray) -> float:
+        return min(float(t[-1]) + self.step, self.end_s) if len(t) else self.end_s
+
+    def cut(
+        self, t: np.ndarray, mask: np.ndarray, *, min_s: float, bridge_s: float
+    ) -> list[tuple[float, float]]:
+        """Runs of ``mask`` lasting ``min_s``, each boundary placed midway between the last
+        sample outside the run and the first inside (the best estimate from sparse samples);
+        a run that starts at the first sample, or after missing video, starts at its sample."""
+        raw = runs(
+            t,
+            mask,
+            min_s=max(0.0, min_s - self.step),
+            bridge_s=bridge_s,
+            max_step_s=self.max_step,
+            end_t=self.end_t(t),
+        )
+        out = []
+        for a, b in raw:
+            i = int(np.searchsorted(t, a - 1e-6))
+            if 0 < i < len(t) and t[i] - t[i - 1] <= self.max_step:
+                a = (t[i - 1] + t[i]) / 2
+            j = int(np.searchsorted(t, b - 1e-6))  # the first sample after the run, if any
+            if 0 < j < len(t) and abs(t[j] - b) < 1e-6:
+                b = (t[j - 1] + t[j]) / 2
+            if b - a >= min_s - 1e-6:
+                out.append((float(a), float(b)))
+        return out
+
+    def source_at(self, t0: float) -> str | None:
+        i = int(np.searchsorted(self.t, t0 - 1e-6))
+        return self.source[i] if 0 <= i < len(self.source) else None
+
+
+def _floats(col: pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(col.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _utc(epoch_s: float) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=round(epoch_s, 3))
+
+
+def proctor_absences(
+    t: np.ndarray, in_zone: np.ndarray, series: _Series, threshold_s: float, min_s: float
+) -> list[tuple[float, float]]:
+    """Absence runs of at least ``min_s``, confirmed as for the rule ``threshold_s``."""
+    absent = ~(in_zone > 0)
+    return series.cut(t, absent, min_s=min_s, bridge_s=confirm_s(series.step, threshold_s))
+
+
+class ProctorAbsenceFinder:
+    """``proctor_absent``: nobody in the proctor zone for >= ``rules.min_proctor_absence_s``."""
+
+    name = "proctor_absent"
+
+    def __call__(self, timeline: pa.Table, ctx: SessionContext) -> list[Event]:
+        s = _Series(timeline, ctx, ("persons_in_proctor_zone",))
+        ok = s.valid("persons_in_proctor_zone")
+        t, n = s.t[ok], s.cols["persons_in_proctor_zone"][ok]
+        if len(t) == 0:
+            return []
+        min_s = float(ctx.site.rules.min_proctor_absence_s)
+        events = []
+        for a, b in proctor_absences(t, n, s, min_s, min_s):
+            inside = (t >= a) & (t < b)
+            seen = float((n[inside] > 0).mean()) if inside.any() else 0.0
+            events.append(
+                Event(
+                    kind="proctor_absent",
+                    camera_id=ctx.session.camera_id,
+                    start=_utc(a),
+                    end=_utc(b),
+                    session_id=ctx.session.session_id,
+                    confidence=round(1.0 - seen, 3),
+                    details={
+                        "threshold_s": min_s,
+                        "samples": int(inside.sum()),
+                        "samples_with_person_in_zone": int((n[inside] > 0).sum()),
+                        "sample_step_s": round(s.step, 3),
+                    },
+                    source_file=s.source_at(a),
+                )
+            )
+        return events
+
+
+def _hands_on(s: _Series) -> np.ndarray:
+    motion = s.cols["station_motion"].copy()
+    # the first sample of a file has no predecessor to compare with: carry the previous value
+    for i in range(1, len(motion)):
+        if np.isnan(motion[i]):
+            motion[i] = motion[i - 1]
+    return (s.cols["persons_in_station_zone"] > 0) & (np.nan_to_num(motion) >= MOTION_ACTIVE)
+
+
+def _speech(ctx: SessionContext, a: float, b: float) -> dict:
+    """Speech ratio over ``[a, b)`` (epoch s) from the files with sound, weighted by overlap."""
+    from pipeline.signals.audio import speech_ratio
+
+    total = weight = 0.0
+    for p in ctx.probes:
+        if not p.has_audio or p.start is None or p.error is not None:
+            continue
+        f0 = p.start.timestamp()
+        lo, hi = max(a, f0), min(b, f0 + p.duration_s)
+        if hi <= lo:
+            continue
+        try:
+            r = speech_ratio(p.path, lo - f0, hi - f0)
+        except Exception as exc:  # optional evidence: say why it is missing, never fail
+            return {"speech_ratio": None, "speech_error": str(exc)}
+        if r is not None:
+            total += r * (hi - lo)
+            weight += hi - lo
+    return {"speech_ratio": round(total / weight, 3)} if weight else {}
+
+
+class QaSubstitutionFinder:
+    """``qa_substitution``: a practical session with people present but nobody working at the
+    station (person in the station zone and motion inside it) for >= ``min_station_idle_s``."""
+
+    name = "qa_substitution"
+    columns = ("persons", "persons_in_station_zone", "station_motion")
+
+    def __call__(self, timeline: pa.Table, ctx: SessionContext) -> list[Event]:
+        if ctx.session.exam_type != "practical":
+            return []
+        if ctx.camera.station_zone is None:
+            log.warning(
+                "session %s: camera %s has no station_zone; Q&A check skipped",
+                ctx.session.session_id,
+                ctx.session.camera_id,
+            )
+            return []
+        s = _Series(timeline, ctx, self.columns)
+        ok = s.valid("persons", "persons_in_station_zone")
+        if not ok.any():
+            return []
+        hands_on = _hands_on(s)
+        t = s.t[ok]
+        present = s.cols["persons"][ok] > 0
+        active = hands_on[ok]
+        idle = present & ~active
+        min_s = float(ctx.site.rules.min_station_idle_s)
+        events = []
+        for a, b in s.cut(t, idle, min_s=min_s, bridge_s=confirm_s(s.step, min_s)):
+            inside = (t >= a) & (t < b)
+            share_active = float(active[inside].mean()) if inside.any() else 0.0
+            share_present = float(present[inside].mean()) if inside.any() else 0.0
+            details = {
+                "threshold_s": min_s,
+                "samples": int(inside.sum()),
+                "share_people_present": round(share_present, 3),
+                "share_hands_on": round(share_active, 3),
+                "motion_threshold": MOTION_ACTIVE,
+                **_speech(ctx, a, b),
+            }
+            events.append(
+                Event(
+                    kind="qa_substitution",
+                    camera_id=ctx.session.camera_id,
+                    start=_utc(a),
+                    end=_utc(b),
+                    session_id=ctx.session.session_id,
+                    confidence=round(share_present * (1.0 - share_active), 3),
+                    details=details,
+                    source_file=s.source_at(a),
+                )
+            )
+        return events
+
+
+def session_people_stats(timeline: pa.Table, ctx: SessionContext) -> dict:
+    """``proctor_presence`` (share of analysed samples with someone in the proctor zone),
+    ``longest_proctor_absence_s`` (longest absence, any length) and ``station_activity`` (share
+    of samples with hands-on work at the station; None for theory or without a station zone)."""
+    out: dict = {
+        "proctor_presence": None,
+        "longest_proctor_absence_s": None,
+        "station_activity": None,
+    }
+    s = _Series(timeline, ctx, ("persons_in_proctor_zone",))
+    ok = s.valid("persons_in_proctor_zone")
+    if ok.any():
+        t, n = s.t[ok], s.cols["persons_in_proctor_zone"][ok]
+        out["proctor_presence"] = round(float((n > 0).mean()), 4)
+        rule = float(ctx.site.rules.min_proctor_absence_s)
+        gaps = proctor_absences(t, n, s, rule, 0.0)
+        out["longest_proctor_absence_s"] = round(max((b - a for a, b in gaps), default=0.0), 3)
+    if ctx.session.exam_type == "practical" and ctx.camera.station_zone is not None:
+        st = _Series(timeline, ctx, QaSubstitutionFinder.columns)
+        ok = st.valid("persons_in_station_zone")
+        if ok.any():
+            out["station_activity"] = round(float(_hands_on(st)[ok].mean()), 4)
+    return out

@@ -1,0 +1,286 @@
+"""Black, frozen and turned-away pictures: runs of per-sample tests over a session's timeline.
+
+Each run becomes an event whose start and end are the midpoints between the last sample
+outside the state and the first inside (the best estimate from sparse samples). ``details``
+keeps those brackets (file, offsets) so :func:`pipeline.refine.refine_events` can decode just
+the GOPs around each boundary and place it within one frame step. Runs up to one sample step
+shorter than the site's minimum are kept as candidates (``details.min_s``): sparse samples
+under-measure a run by up to one step; refinement then drops those that stay too short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.findings import SessionContext
+from pipeline.intervals import runs
+from pipeline.records import Event
+from pipeline.signals.fingerprint import bit_table, pack, popcount
+from pipeline.signals.picture import is_black, is_still
+
+# view changed: share of the reference view's stable layout bits (8x8 block average hash)
+# that differ. People moving about change a few blocks; a turned camera about half of them.
+VIEW_CHANGED = 0.18
+VIEW_RESTORED = 0.12
+STABLE_AGREEMENT = 0.85  # a reference bit counts when this share of the first minute agrees
+MIN_VIEW_BITS = 8
+REFERENCE_S = 60.0  # the session's first minute defines its reference view
+
+
+@dataclass(frozen=True)
+class SessionSamples:
+    """One session's timeline as numpy arrays (rows sorted by time)."""
+
+    t: np.ndarray  # epoch seconds
+    files: np.ndarray  # source file name per sample (object)
+    t_file: np.ndarray  # offset in that file
+    step: float  # nominal sampling step
+
+    @classmethod
+    def of(cls, timeline: pa.Table, step: float) -> SessionSamples:
+        t = timeline["t"].cast(pa.int64()).to_numpy(zero_copy_only=False) / 1000.0
+        files = np.asarray(timeline["source_file"].to_pylist(), dtype=object)
+        tf = column(timeline, "t_file_s", np.float64)
+        diffs = np.diff(t)
+        if len(diffs) and np.any(diffs > 0):
+            step = float(np.median(diffs[diffs > 0]))
+        return cls(t, files, tf, step)
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+def column(timeline: pa.Table, name: str, dtype=np.float64) -> np.ndarray:
+    """A column as numpy with nulls as NaN (float) or 0 (integers)."""
+    if name not in timeline.column_names:
+        return np.full(timeline.num_rows, np.nan, dtype=np.float64)
+    col = timeline[name]
+    if np.issubdtype(np.dtype(dtype), np.floating):
+        return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return np.asarray(col.fill_null(0).to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(round(float(seconds), 3), tz=UTC)
+
+
+def state_runs(s: SessionSamples, mask: np.ndarray, *, min_s: float) -> list[tuple[int, int]]:
+    """Inclusive sample index ranges ``(i0, i1)`` where ``mask`` holds for about ``min_s``+.
+
+    A single sample out of the state is bridged; a recording gap (samples further apart than
+    three steps) ends a run.
+    """
+    if not len(s) or not mask.any():
+        return []
+    spans = runs(
+        s.t,
+        mask,
+        min_s=max(0.0, min_s - s.step),
+        bridge_s=1.5 * s.step,
+        max_step_s=3.0 * s.step,
+    )
+    out = []
+    for a, b in spans:
+        i0 = int(np.searchsorted(s.t, a - 1e-6))
+        i1 = int(np.searchsorted(s.t, b - 1e-6)) - 1
+        out.append((i0, max(i0, i1)))
+    return out
+
+
+def boundary_details(s: SessionSamples, i0: int, i1: int) -> dict[str, Any]:
+    """Estimated start/end (midpoints) and the sample brackets refinement needs."""
+    n = len(s)
+    start_lo = i0 - 1 if i0 > 0 and s.t[i0] - s.t[i0 - 1] <= 3 * s.step else None
+    end_hi = i1 + 1 if i1 + 1 < n and s.t[i1 + 1] - s.t[i1] <= 3 * s.step else None
+    start = (s.t[start_lo] + s.t[i0]) / 2 if start_lo is not None else s.t[i0]
+    end = (s.t[i1] + s.t[end_hi]) / 2 if end_hi is not None else s.t[i1] + s.step / 2
+    d: dict[str, Any] = {
+        "start_file": s.files[i0],
+        "start_t_file_s": round(float(s.t_file[i0] - (s.t[i0] - start)), 3),
+        "end_file": s.files[i1],
+        "end_t_file_s": round(float(s.t_file[i1] + (end - s.t[i1])), 3),
+        "sample_step_s": round(s.step, 3),
+    }
+    if start_lo is not None and s.files[start_lo] == s.files[i0]:
+        d["start_bracket_s"] = [float(s.t_file[start_lo]), float(s.t_file[i0])]
+    if end_hi is not None and s.files[end_hi] == s.files[i1]:
+        d["end_bracket_s"] = [float(s.t_file[i1]), float(s.t_file[end_hi])]
+    return {"_start": start, "_end": end, **d}
+
+
+def make_event(
+    kind: str,
+    ctx: SessionContext,
+    bounds: dict[str, Any],
+    details: dict[str, Any],
+    confidence: float = 0.9,
+) -> Event:
+    session = ctx.session
+    start = max(utc(bounds.pop("_start")), session.scheduled_start)
+    end = min(utc(bounds.pop("_end")), session.scheduled_end)
+    return Event(
+        kind=kind,
+        camera_id=session.camera_id,
+        session_id=session.session_id,
+        start=start,
+        end=max(start, end),
+        confidence=confidence,
+        details={**details, **bounds},
+        source_file=bounds["start_file"],
+    )
+
+
+class BlackScreenFinder:
+    """Dark or uniform picture (covered lens, video loss) for ``rules.min_black_s`` or more."""
+
+    name = "black_screen"
+
+    def __call__(self, timeline: pa.Table, ctx: SessionContext) -> list[Event]:
+        s = SessionSamples.of(timeline, ctx.site.analysis.sample_every_s)
+        if not len(s):
+            return []
+        luma = column(timeline, "brightness")
+        std = column(timeline, "contrast")
+        known = ~np.isnan(luma)
+        mask = is_black(np.nan_to_num(luma, nan=255.0), np.nan_to_num(std, nan=255.0)) & known
+        min_s = ctx.site.rules.min_black_s
+        events = []
+        for i0, i1 in state_runs(s, mask, min_s=min_s):
+            sl = slice(i0, i1 + 1)
+            details = {
+                "mean_luma": round(float(np.nanmean(luma[sl])), 2),
+                "max_luma": round(float(np.nanmax(luma[sl])), 2),
+                "mean_contrast": round(float(np.nanmean(std[sl])), 2),
+                "samples": i1 - i0 + 1,
+                "min_s": min_s,
+                "test": "black",
+            }
+            events.append(make_event("black_screen", ctx, boundary_details(s, i0, i1), details))
+        return events
+
+
+class FrozenVideoFinder:
+    """The same picture repeated (no change above the sensor-noise floor) for ``min_frozen_s``.
+
+    ``frame_diff`` of sample i compares it with sample i-1, so a frozen picture spans the
+    sample before the first still one. Black stretches are the black finder's, not frozen.
+    """
+
+    name = "frozen_video"
+
+    def __call__(self, timeline: pa.Table, ctx: SessionContext) -> list[Event]:
+        s = SessionSamples.of(timeline, ctx.site.analysis.sample_every_s)
+        if len(s) < 2:
+            return []
+        diff = column(timeline, "frame_diff")
+        luma = column(timeline, "brightness")
+        std = column(timeline, "contrast")
+        black = is_black(np.nan_to_num(luma, nan=255.0), np.nan_to_num(std, nan=255.0))
+        # a new file (or chunk without its predecessor) has no difference: unknown, not live
+        still = is_still(diff, column(timeline, "noise")) & ~black
+        # the picture that froze is already shown by the sample before the first still one
+        frozen = still.copy()
+        frozen[:-1] |= still[1:] & ~black[:-1] & (np.diff(s.t) <= 3 * s.step)
+        min_s = ctx.site.rules.min_frozen_s
+        events = []
+        for i0, i1 in state_runs(s, frozen, min_s=min_s):
+            sl = slice(i0 + 1, i1 + 1)
+            d = diff[sl]
+            if not np.isfinite(d).any():
+                continue
+            details = {
+                "max_frame_diff": round(float(np.nanmax(d)), 4),
+                "mean_frame_diff": round(float(np.nanmean(d)), 4),
+                "mean_luma": round(float(np.nanmean(luma[i0 : i1 + 1])), 2),
+                "samples": i1 - i0 + 1,
+                "min_s": min_s,
+                "test": "frozen",
+            }
+            events.append(make_event("frozen_video", ctx, boundary_details(s, i0, i1), details))
+        return events
+
+
+def reference_view(
+    s: SessionSamples, layout: np.ndarray, usable: np.ndarray
+) -> tuple[int, int] | None:
+    """(majority layout, mask of its stable bits) over the session's first usable minute."""
+    idx = np.flatnonzero(usable)
+    if not len(idx):
+        return None
+    first = idx[s.t[idx] < s.t[idx[0]] + REFERENCE_S]
+    share = bit_table(layout[first]).mean(axis=0)
+    stable = (share >= STABLE_AGREEMENT) | (share <= 1 - STABLE_AGREEMENT)
+    if stable.sum() < 16:
+        stable[:] = True
+    return pack(share > 0.5), pack(stable)
+
+
+class ViewChangedFinder:
+    """Camera turned, zoomed or obstructed relative to the session's reference view.
+
+    The reference is the per-bit majority of the first minute's layout hashes, and only the
+    bits that were stable over that minute are compared (people passing through, or blocks
+    whose brightness sits near the median, do not count). A sample has changed view when at
+    least ``VIEW_CHANGED`` of those bits differ, and is back below ``VIEW_RESTORED``. Black
+    samples keep the current state.
+    """
+
+    name = "view_changed"
+
+    def __call__(self, timeline: pa.Table, ctx: SessionContext) -> list[Event]:
+        s = SessionSamples.of(timeline, ctx.site.analysis.sample_every_s)
+        if not len(s) or "layout" not in timeline.column_names:
+            return []
+        col = timeline["layout"]
+        has = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        layout = np.asarray(col.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.uint64)
+        luma = column(timeline, "brightness")
+        std = column(timeline, "contrast")
+        black = is_black(np.nan_to_num(luma, nan=255.0), np.nan_to_num(std, nan=255.0))
+        usable = has & ~black
+        ref = reference_view(s, layout, usable)
+        if ref is None:
+            return []
+        ref_bits, stable = ref
+        dist = view_distance(layout, ref_bits, stable)
+        dist[~usable] = np.nan
+        changed = np.zeros(len(s), dtype=bool)
+        on = False
+        for i, d in enumerate(dist):
+            if not np.isnan(d):
+                on = d >= VIEW_CHANGED or (on and d >= VIEW_RESTORED)
+            changed[i] = on
+        min_s = ctx.site.rules.min_view_changed_s
+        events = []
+        for i0, i1 in state_runs(s, changed, min_s=min_s):
+            d = dist[i0 : i1 + 1]
+            details = {
+                "reference_layout": f"{ref_bits:016x}",
+                "stable_bits": f"{stable:016x}",
+                "changed_share": round(float(np.nanmean(d)), 3),
+                "similarity": round(float(1.0 - 2.0 * np.nanmean(d)), 3),
+                "samples": i1 - i0 + 1,
+                "min_s": min_s,
+                "test": "view",
+            }
+            events.append(make_event("view_changed", ctx, boundary_details(s, i0, i1), details))
+        return events
+
+
+def view_distance(
+    layout: np.ndarray | int, ref_bits: int, stable: int, moving: np.ndarray | int = 0
+) -> np.ndarray:
+    """Share of the stable reference bits, outside moving cells, that differ (0 same view,
+    ~0.5 unrelated; NaN when movement hides nearly all of them)."""
+    mask = np.bitwise_and(np.uint64(stable), np.bitwise_not(np.asarray(moving, dtype=np.uint64)))
+    x = np.bitwise_and(
+        np.bitwise_xor(np.asarray(layout, dtype=np.uint64), np.uint64(ref_bits)), mask
+    )
+    n = np.atleast_1d(popcount(mask)).astype(np.float64)
+    d = np.atleast_1d(popcount(np.atleast_1d(x))).astype(np.float64) / np.maximum(n, 1)
+    return np.where(n >= MIN_VIEW_BITS, d, np.nan)

@@ -1,0 +1,255 @@
+"""Coarse to fine: place event boundaries found from sparse samples to within a frame step.
+
+A finder knows a boundary only to within one sampling step: the last sample outside the
+state and the first inside (``details.start_bracket_s`` / ``end_bracket_s``, file offsets).
+Here just those few seconds are decoded again (from the keyframe before, every frame, scaled
+down) and the same per-picture test the analysers use is applied to each frame. Events that
+the finder kept as candidates up to one step short of the site's minimum duration
+(``details.min_s``) are dropped when the refined duration is still below it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import timedelta
+
+import cv2
+import numpy as np
+
+from pipeline.config import Site
+from pipeline.errors import RecordingError
+from pipeline.findings.picture import VIEW_CHANGED, VIEW_RESTORED, view_distance
+from pipeline.records import Event, FileProbe
+from pipeline.sampling import decode_window
+from pipeline.signals.fingerprint import ahash
+from pipeline.signals.picture import (
+    BLACK_LUMA_EXIT,
+    FROZEN_RATIO_EXIT,
+    UNIFORM_STD_EXIT,
+    frame_difference,
+    gray_of,
+    noise_sigma,
+    still_score,
+    without_overlay,
+)
+
+log = logging.getLogger("examaudit")
+
+REFINE_STEP_S = 0.1  # evaluate one frame per this much time inside a bracket
+_VIEW_SHARE = (VIEW_CHANGED + VIEW_RESTORED) / 2
+# a copied frame matches its original within this (grey levels, quarter analysis size)
+LOOP_SAME_MIN = 0.6
+LOOP_SAME_MAX = 1.5
+
+
+def _test(kind: str, details: Mapping, reference: np.ndarray | None) -> Callable | None:
+    """Per-frame test for ``kind``: luma image -> in the state?"""
+    if kind == "black":
+        return lambda g: float(g.mean()) <= BLACK_LUMA_EXIT or float(g.std()) <= UNIFORM_STD_EXIT
+    if kind == "frozen" and reference is not None:
+        noise = noise_sigma(reference)
+
+        def frozen(g: np.ndarray) -> bool:
+            score = still_score(np.array([frame_difference(g, reference)]), np.array([noise]))
+            return bool(score[0] <= FROZEN_RATIO_EXIT)
+
+        return frozen
+    if kind == "view" and "reference_layout" in details:
+        ref = int(details["reference_layout"], 16)
+        stable = int(details["stable_bits"], 16)
+        return lambda g: float(view_distance(ahash(g), ref, stable)[0]) >= _VIEW_SHARE
+    return None
+
+
+def _boundary(
+    probe: FileProbe,
+    site: Site,
+    camera_id: str,
+    kind: str,
+    details: Mapping,
+    lo: float,
+    hi: float,
+    *,
+    start: bool,
+) -> float | None:
+    """File offset where the state begins (``start``) or ends inside ``[lo, hi]``."""
+    t, frames = decode_window(probe.path, lo, hi, width=site.analysis.width, step_s=REFINE_STEP_S)
+    if len(t) < 2:
+        return None
+    gray = without_overlay(gray_of(frames), site.camera(camera_id).clock_region)
+    # inside the state is the bracket's end at a start, its beginning at an end
+    inside = gray[-1] if start else gray[0]
+    test = _test(kind, details, inside)
+    if test is None:
+        return None
+    flags = np.fromiter((test(g) for g in gray), dtype=bool, count=len(gray))
+    if start:
+        if not flags[-1]:
+            return None
+        outside = np.flatnonzero(~flags)
+        return float(t[outside[-1] + 1]) if len(outside) else float(t[0])
+    if not flags[0]:
+        return None
+    outside = np.flatnonzero(~flags)
+    return float(t[outside[0]]) if len(outside) else float(t[-1])
+
+
+def _frames(probe: FileProbe, site: Site, camera_id: str, lo: float, hi: float):
+    t, frames = decode_window(
+        probe.path, max(0.0, lo), hi, width=site.analysis.width, step_s=REFINE_STEP_S
+    )
+    return t, without_overlay(gray_of(frames), site.camera(camera_id).clock_region)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> float:
+    """Difference of two pictures at a quarter of the analysis size, where sensor and coding
+    noise average out: a re-encoded copy of the same frame scores well below a frame a few
+    hundred milliseconds away."""
+    size = (max(8, a.shape[1] // 4), max(8, a.shape[0] // 4))
+    return frame_difference(
+        cv2.resize(a, size, interpolation=cv2.INTER_AREA),
+        cv2.resize(b, size, interpolation=cv2.INTER_AREA),
+    )
+
+
+def _refine_loop(event: Event, probes: Mapping[str, FileProbe], site: Site) -> Event | None:
+    """Verify a repeated stretch frame by frame and place its ends; None when it is not one.
+
+    Sparse hashes only nominate candidates: a room where the same people move about can hash
+    alike at some lag by chance. The copy's keyframe nearest the middle of the stretch must
+    match one original frame within a step of the sampled lag, as a re-encoded copy of the same
+    frame does and a frame even 0.2 s away does not; else the candidate is dropped. That match
+    gives the frame-exact lag. Then, around each end, each copy frame is compared with the
+    original frame at that lag: inside the loop they are the same picture, outside they are not.
+    """
+    d = dict(event.details)
+    copy = probes.get(str(d.get("start_file")))
+    orig = probes.get(str(d.get("matched_file")))
+    if copy is None or orig is None or copy.start is None or d.get("end_file") != d["start_file"]:
+        return event
+    cam = event.camera_id or ""
+    step = float(d.get("sample_step_s") or site.analysis.sample_every_s)
+    c0, c1 = float(d["start_t_file_s"]), float(d["end_t_file_s"])
+    lag = c0 - float(d["matched_t_file_s"])
+    mid = (c0 + c1) / 2
+    keys = np.asarray(copy.keyframes_s, dtype=np.float64)
+    inner = keys[(keys >= c0) & (keys <= c1)]
+    if len(inner):  # a keyframe decodes alone: no GOP to decode before it
+        mid = float(inner[np.argmin(np.abs(inner - mid))])
+    tc, gc = _frames(copy, site, cam, mid, mid)
+    to, go = _frames(
+        orig, site, d.get("matched_camera") or cam, mid - lag - 1.2 * step, mid - lag + 1.2 * step
+    )
+    if not len(tc) or not len(to):
+        return event
+    scores = [_same(gc[0], g) for g in go]
+    best = int(np.argmin(scores))
+    if scores[best] > LOOP_SAME_MAX:
+        log.info("looped_footage candidate at %s not confirmed frame by frame", event.start)
+        return None
+    lag = float(tc[0] - to[best])
+    same_max = min(LOOP_SAME_MAX, max(LOOP_SAME_MIN, 2.0 * scores[best]))
+    ocam = d.get("matched_camera") or cam
+
+    def find(centre: float, start: bool) -> float | None:
+        """Walk windows of three steps until one holds the copy's start (or end)."""
+        for _ in range(3):
+            tc, gc = _frames(copy, site, cam, centre - 1.5 * step, centre + 1.5 * step)
+            to, go = _frames(orig, site, ocam, centre - lag - 1.6 * step, centre - lag + 1.6 * step)
+            if len(tc) < 2 or not len(to):
+                return None
+            flags = np.zeros(len(tc), dtype=bool)
+            for i, (t, g) in enumerate(zip(tc, gc, strict=True)):
+                k = int(np.argmin(np.abs(to - (t - lag))))
+                flags[i] = abs(to[k] - (t - lag)) <= REFINE_STEP_S and _same(g, go[k]) <= same_max
+            inside_end = flags[-1] if start else flags[0]
+            if flags.all() or not flags.any():
+                # wholly inside or outside: look further out (inside) or in (outside)
+                centre += (-2.5 if flags.all() == start else 2.5) * step
+                continue
+            if not inside_end:
+                centre += (2.5 if start else -2.5) * step
+                continue
+            outside = np.flatnonzero(~flags)
+            return float(tc[outside[-1] + 1]) if start else float(tc[outside[0]])
+        return None
+
+    bounds = [find(c0, True), find(c1, False)]
+    a, b = bounds
+    start = copy.at(a) if a is not None else event.start
+    end = copy.at(b) if b is not None else event.end
+    if a is not None:
+        d["start_t_file_s"] = round(a, 3)
+        d["matched_t_file_s"] = round(a - lag, 3)
+    if b is not None:
+        d["end_t_file_s"] = round(b, 3)
+    d["lag_s"] = round(lag, 3)
+    d["refined"] = True
+    d["frame_difference"] = round(float(scores[best]), 3)
+    if (end - start).total_seconds() < float(d.get("min_s", 0.0)) - 1e-3:
+        return None  # the verified repeat is shorter than the site's minimum
+    return replace(event, start=start, end=max(start, end), details=d)
+
+
+def refine_events(events: list[Event], probes: Mapping[str, FileProbe], site: Site) -> list[Event]:
+    """Refine black / frozen / view-changed boundaries; other events pass through unchanged.
+
+    ``probes`` maps a file name (``Event.source_file``, ``details.start_file``) to its probe.
+    A file that cannot be decoded again leaves the sampled estimate in place.
+    """
+    out: list[Event] = []
+    for event in events:
+        details = dict(event.details)
+        kind = details.get("test")
+        if event.kind == "looped_footage":
+            try:
+                refined_loop = _refine_loop(event, probes, site)
+                if refined_loop is not None:
+                    out.append(refined_loop)
+            except (RecordingError, OSError, ValueError, KeyError) as exc:
+                log.warning("cannot refine %s: %s", event.kind, exc)
+                out.append(event)
+            continue
+        if kind not in ("black", "frozen", "view"):
+            out.append(event)
+            continue
+        start, end = event.start, event.end
+        refined = False
+        for side in ("start", "end"):
+            bracket = details.get(f"{side}_bracket_s")
+            probe = probes.get(str(details.get(f"{side}_file")))
+            if not bracket or probe is None or probe.start is None:
+                continue
+            try:
+                at = _boundary(
+                    probe,
+                    site,
+                    event.camera_id or "",
+                    kind,
+                    details,
+                    *bracket,
+                    start=side == "start",
+                )
+            except (RecordingError, OSError, ValueError) as exc:
+                log.warning("cannot refine %s %s: %s", event.kind, side, exc)
+                at = None
+            if at is None:
+                continue
+            refined = True
+            details[f"{side}_t_file_s"] = round(at, 3)
+            if side == "start":
+                start = probe.at(at)
+            else:
+                end = probe.at(at)
+        if not refined:
+            out.append(event)
+            continue
+        details["refined"] = True
+        end = max(end, start)
+        min_s = float(details.get("min_s", 0.0))
+        if (end - start) < timedelta(seconds=min_s) - timedelta(milliseconds=1):
+            continue  # a candidate that stays short of the site's minimum
+        out.append(replace(event, start=start, end=end, details=details))
+    return out

@@ -1,0 +1,103 @@
+"""Page texts in Chinese and English: ``{key: (zh, en)}``. The page carries both."""
+
+from __future__ import annotations
+
+KINDS: dict[str, tuple[str, str]] = {
+    "recording_missing": ("录像缺失", "Recording missing"),
+    "recording_gap": ("录像中断", "Recording gap"),
+    "black_screen": ("黑屏/遮挡", "Black or covered"),
+    "frozen_video": ("画面冻结", "Frozen picture"),
+    "view_changed": ("视角改变", "View changed"),
+    "looped_footage": ("画面重复", "Looped footage"),
+    "clock_jump": ("时钟跳变", "Clock jump"),
+    "proctor_absent": ("监考缺席", "Proctor absent"),
+    "qa_substitution": ("实操改问答", "Practical run as Q&A"),
+    "format_noncompliant": ("格式不合规", "Format non-compliant"),
+    "file_unreadable": ("文件无法读取", "File unreadable"),
+}
+
+VERDICTS: dict[str, tuple[str, str]] = {
+    "pass": ("通过", "Pass"),
+    "flag": ("存疑", "Flagged"),
+    "missing": ("无录像", "Missing"),
+}
+
+REVIEWS: dict[str, tuple[str, str]] = {
+    "unreviewed": ("未复核", "Unreviewed"),
+    "confirmed": ("已确认", "Confirmed"),
+    "dismissed": ("已排除", "Dismissed"),
+    "note": ("备注", "Note"),
+}
+
+EXAM_TYPES: dict[str, tuple[str, str]] = {
+    "theory": ("理论", "Theory"),
+    "practical": ("实操", "Practical"),
+}
+
+STRINGS: dict[str, tuple[str, str]] = {
+    "title": ("考场录像审计报告", "Exam video audit report"),
+    "switch": ("English", "中文"),
+    "generated": ("生成时间", "Generated"),
+    "timezone": ("时区", "Time zone"),
+    "summary": ("概况", "Summary"),
+    "sessions": ("考试场次", "Sessions"),
+    "flagged": ("存疑场次", "Flagged sessions"),
+    "events": ("发现问题", "Findings"),
+    "reviewed": ("已复核", "Reviewed"),
+    "files": ("录像文件", "Recording files"),
+    "unreadable": ("无法读取", "Unreadable"),
+    "filters": ("筛选", "Filters"),
+    "all": ("全部", "All"),
+    "centre": ("考点", "Centre"),
+    "room": ("考场", "Room"),
+    "date": ("日期", "Date"),
+    "kind": ("类型", "Kind"),
+    "verdict": ("结论", "Verdict"),
+    "review": ("复核", "Review"),
+    "reset": ("清除筛选", "Clear filters"),
+    "session": ("场次", "Session"),
+    "camera": ("摄像头", "Camera"),
+    "exam_type": ("考试类型", "Exam type"),
+    "start": ("开始", "Start"),
+    "end": ("结束", "End"),
+    "coverage": ("录像覆盖率", "Coverage"),
+    "longest_gap": ("最长中断", "Longest gap"),
+    "proctor_presence": ("监考在场率", "Proctor presence"),
+    "longest_absence": ("最长缺席", "Longest absence"),
+    "station_activity": ("工位操作率", "Station activity"),
+    "count": ("问题数", "Findings"),
+    "timelines": ("场次时间线", "Session timelines"),
+    "lane_recorded": ("录像", "Recorded"),
+    "lane_proctor": ("监考在场", "Proctor"),
+    "lane_station": ("工位操作", "Station"),
+    "lane_events": ("问题", "Findings"),
+    "legend_gap": ("中断/缺失", "Gap / missing"),
+    "no_timeline": ("无画面分析数据", "No picture analysis for this session"),
+    "contact_sheet": ("缩略图总览", "Contact sheet"),
+    "event_list": ("问题列表", "Findings"),
+    "thumb": ("截图", "Thumbnail"),
+    "clip": ("视频片段", "Clip"),
+    "tail_clip": ("结尾片段", "Tail clip"),
+    "no_clip": ("无视频片段", "No clip"),
+    "duration": ("时长", "Duration"),
+    "confidence": ("置信度", "Confidence"),
+    "details": ("详情", "Details"),
+    "source_file": ("源文件", "Source file"),
+    "file_level": ("文件级", "file-level"),
+    "confirm": ("确认", "Confirm"),
+    "dismiss": ("排除", "Dismiss"),
+    "add_note": ("添加备注", "Add note"),
+    "note": ("备注", "Note"),
+    "reviewer": ("复核人", "Reviewer"),
+    "notes": ("备注记录", "Notes"),
+    "saved": ("已保存", "Saved"),
+    "save_failed": ("保存失败", "Save failed"),
+    "shown": ("显示", "Showing"),
+    "of": ("/", "of"),
+    "none_found": ("没有发现问题", "No findings"),
+    "no_match": ("没有符合筛选条件的记录", "Nothing matches the filters"),
+    "static_hint": (
+        "本报告为静态文件；如需确认或排除问题，请运行 examaudit review。",
+        "This is a static report; run `examaudit review` to confirm or dismiss findings.",
+    ),
+}

@@ -1,0 +1,257 @@
+"""Write the whole sample centre: recordings, schedule.csv, site.toml, ground_truth.json."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pipeline.samples import dayplan, people
+from pipeline.samples.dayplan import (
+    FPS,
+    GOP_S,
+    SESSIONS,
+    CameraSpec,
+    SessionSpec,
+    file_name,
+    iso_utc,
+)
+from pipeline.samples.faults import Expected, FilePlan, Reuse, Turned, expected, timeline
+from pipeline.samples.render import Shot, render_shots, write_clip
+from pipeline.samples.scene import Scene, _stable_int, draw_room, turn_matrix
+
+
+def _scene(spec: SessionSpec, cam: CameraSpec, seed: int, rooms: dict) -> Scene:
+    if cam.camera_id not in rooms:
+        rooms[cam.camera_id] = draw_room(cam.width, cam.height, cam.kind, cam.variant)
+    return Scene(
+        rooms[cam.camera_id],
+        fps=FPS,
+        seed=_stable_int("scene", seed, spec.session_id),
+        actors=people.cast(spec.people, _stable_int("cast", seed, spec.session_id)),
+    )
+
+
+def _shots(
+    plan: FilePlan, scene: Scene, start_local: datetime, cam: CameraSpec, black_seed: int
+) -> list[Shot]:
+    shots = []
+    for slot in plan.slots:
+        content = slot.frozen_at_s if slot.frozen_at_s is not None else slot.content_s
+        shift = (
+            turn_matrix(
+                cam.width, cam.height, slot.turned.dx, slot.turned.dy, slot.turned.angle_deg
+            )
+            if slot.turned
+            else None
+        )
+        shots.append(
+            Shot(
+                None if slot.black else scene,
+                round(content * FPS),
+                start_local + timedelta(seconds=slot.clock_s),
+                shift,
+                black_seed,
+            )
+        )
+    return shots
+
+
+def generate(out_dir: Path, seed: int = 0, *, sessions: Iterable[str] | None = None) -> Path:
+    """Write the sample centre for ``seed`` into ``out_dir`` (created; old .mp4 files removed).
+
+    Deterministic: the same seed gives the same frames, file names and ground truth.
+    ``sessions`` limits which sessions' recordings are encoded (tests that need only a few);
+    schedule.csv, site.toml and ground_truth.json always describe the whole centre.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wanted = None if sessions is None else set(sessions)
+    unknown = (wanted or set()) - {s.session_id for s in SESSIONS}
+    if unknown:
+        raise ValueError(f"unknown sample sessions: {sorted(unknown)}")
+    for old in out_dir.glob("*.mp4"):
+        old.unlink()
+    rooms: dict = {}
+    scenes = {s.session_id: _scene(s, dayplan.camera(s.camera_id), seed, rooms) for s in SESSIONS}
+    findings: list[dict] = []
+    facts: dict[str, dict] = {}
+    clean: list[str] = []
+    for spec in SESSIONS:
+        cam = dayplan.camera(spec.camera_id)
+        start_local = spec.start_local()
+        plans = timeline(spec.faults, spec.duration_s, FPS)
+        reuse = next((f for f in spec.faults if isinstance(f, Reuse)), None)
+        scene = scenes[reuse.source_session] if reuse else scenes[spec.session_id]
+        names = []
+        for plan in plans:
+            file_start = start_local + timedelta(seconds=plan.start_s)
+            name = file_name(cam.camera_id, file_start)
+            names.append(name)
+            min_height = dayplan.RULES["min_height"]
+            if cam.height < min_height:
+                findings.append(
+                    _finding(
+                        "format_noncompliant",
+                        None,
+                        cam.camera_id,
+                        file_start,
+                        file_start + timedelta(seconds=plan.duration_s),
+                        name,
+                        f"{cam.width}x{cam.height} is below min_height {min_height}",
+                    )
+                )
+            if wanted is not None and spec.session_id not in wanted:
+                continue
+            shots = _shots(
+                plan, scene, start_local, cam, _stable_int("black", seed, spec.session_id)
+            )
+            write_clip(
+                out_dir / name,
+                render_shots(shots, (cam.width, cam.height)),
+                fps=FPS,
+                gop_s=GOP_S,
+                size=(cam.width, cam.height),
+                pts=[slot.pts for slot in plan.slots],
+                creation_time=file_start,
+            )
+        session_findings = expected(spec.faults, spec.duration_s, plans, start_local)
+        session_findings += _people_expected(spec, cam, plans, scene)
+        for e in session_findings:
+            findings.append(_session_finding(e, spec, names, start_local))
+        if not session_findings and cam.height >= dayplan.RULES["min_height"]:
+            clean.append(spec.session_id)
+        facts[spec.session_id] = {
+            "camera_id": spec.camera_id,
+            "exam_type": spec.exam_type,
+            "people": people.has_people(spec.people),
+            "people_script": spec.people,
+            "faults": [type(f).__name__ for f in spec.faults],
+            "files": names,
+            "note": spec.note,
+        }
+        if reuse:
+            facts[spec.session_id]["reused_from"] = reuse.source_session
+    findings.sort(key=lambda f: (f["start"], f["camera_id"], f["kind"]))
+    (out_dir / "schedule.csv").write_text(dayplan.schedule_csv(), encoding="utf-8")
+    (out_dir / "site.toml").write_text(dayplan.site_toml(), encoding="utf-8")
+    truth = {
+        "seed": seed,
+        "generator_version": dayplan.GENERATOR_VERSION,
+        "timezone": dayplan.TIMEZONE,
+        "rules": dayplan.RULES,
+        "findings": findings,
+        "clean_sessions": clean,
+        "sessions": facts,
+    }
+    (out_dir / "ground_truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
+    return out_dir
+
+
+def _finding(kind, session_id, camera_id, start, end, source_file, detail) -> dict:
+    return {
+        "kind": kind,
+        "session_id": session_id,
+        "camera_id": camera_id,
+        "start": iso_utc(start),
+        "end": iso_utc(end),
+        "source_file": source_file,
+        "detail": detail,
+    }
+
+
+def _session_finding(
+    e: Expected, spec: SessionSpec, names: list[str], start_local: datetime
+) -> dict:
+    return _finding(
+        e.kind,
+        spec.session_id,
+        spec.camera_id,
+        start_local + timedelta(seconds=e.start_s),
+        start_local + timedelta(seconds=e.end_s),
+        names[e.file_index] if e.file_index is not None else None,
+        e.detail,
+    )
+
+
+def _runs(
+    samples: list[tuple[float, bool | None]], min_s: float, step: float
+) -> list[tuple[float, float]]:
+    """Runs of False (absent / idle) at least ``min_s`` long; None (no picture) or a hole in
+    the timeline ends a run."""
+    out: list[tuple[float, float]] = []
+    start = last = None
+    for t, ok in [*samples, (float("inf"), None)]:
+        if start is not None and (ok is not False or t - last > 1.5 * step):
+            if last + step - start >= min_s - 1e-9:
+                out.append((start, last + step))
+            start = last = None
+        if ok is False:
+            start = t if start is None else start
+            last = t
+    return out
+
+
+def _people_expected(
+    spec: SessionSpec, cam: CameraSpec, plans: list[FilePlan], scene: Scene
+) -> list[Expected]:
+    """proctor_absent / qa_substitution implied by the rendered paths, frame by frame."""
+    step = 1.0 / FPS
+    actors = scene.actors
+    rules = dayplan.RULES
+    proctor: list[tuple[float, bool | None]] = []
+    station: list[tuple[float, bool | None]] = []
+    for plan in plans:
+        for slot in plan.slots:
+            s = plan.start_s + slot.pts / FPS
+            if slot.black:
+                proctor.append((s, None))
+                station.append((s, None))
+                continue
+            t = slot.frozen_at_s if slot.frozen_at_s is not None else slot.content_s
+            transform = _turn_transform(cam, slot.turned) if slot.turned else None
+            proctor.append(
+                (s, people.zone_runs(actors, cam.proctor_zone, [t], transform=transform)[0])
+            )
+            if cam.station_zone:
+                station.append(
+                    (s, people.zone_runs(actors, cam.station_zone, [t], transform=transform)[0])
+                )
+    out = []
+    for a, b in _runs(proctor, rules["min_proctor_absence_s"], step):
+        detail = (
+            "nobody in the proctor zone" if actors else "empty room: nobody in the proctor zone"
+        )
+        out.append(
+            Expected("proctor_absent", a, min(b, spec.duration_s), _file_index(plans, a), detail)
+        )
+    if spec.exam_type == "practical" and cam.station_zone:
+        for a, b in _runs(station, rules["min_station_idle_s"], step):
+            out.append(
+                Expected(
+                    "qa_substitution",
+                    a,
+                    min(b, spec.duration_s),
+                    _file_index(plans, a),
+                    "people present, nobody working at the station (oral Q&A)",
+                )
+            )
+    return out
+
+
+def _file_index(plans: list[FilePlan], s: float) -> int | None:
+    return next((i for i, p in enumerate(plans) if p.start_s - 1e-6 <= s < p.end_s), None)
+
+
+def _turn_transform(cam: CameraSpec, turned: Turned):
+    matrix = turn_matrix(cam.width, cam.height, turned.dx, turned.dy, turned.angle_deg)
+
+    def apply(_i: int, point: tuple[float, float]) -> tuple[float, float]:
+        x, y = point[0] * cam.width, point[1] * cam.height
+        return (
+            (matrix[0, 0] * x + matrix[0, 1] * y + matrix[0, 2]) / cam.width,
+            (matrix[1, 0] * x + matrix[1, 1] * y + matrix[1, 2]) / cam.height,
+        )
+
+    return apply

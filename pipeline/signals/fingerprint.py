@@ -1,0 +1,111 @@
+"""A 64-bit perceptual hash per sample: compact enough to compare months of footage.
+
+DCT hash (pHash): the 8x8 lowest frequencies of a 32x32 grey thumbnail, each bit set where the
+coefficient exceeds their median. It ignores sensor noise, compression and a change in
+brightness, so the same footage hashes the same even after re-encoding; a person crossing the
+room flips a few bits, a camera turned away flips about half of them.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from pipeline.frames import FrameBatch
+from pipeline.signals import AnalysisContext
+from pipeline.signals.picture import clock_region_of, gray_of, without_overlay
+
+MOTION_CELL_LEVEL = 2.0  # grey levels of a cell's mean
+_WEIGHTS = (1 << np.arange(63, -1, -1, dtype=np.uint64)).astype(np.uint64)
+
+
+def phash(gray: np.ndarray) -> int:
+    """64-bit DCT hash of one luma image."""
+    thumb = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+    low = cv2.dct(thumb)[:8, :8].ravel()
+    bits = low > np.median(low[1:])  # the DC term only says how bright the picture is
+    bits[0] = False
+    return int((bits.astype(np.uint64) * _WEIGHTS).sum(dtype=np.uint64))
+
+
+def ahash(gray: np.ndarray) -> int:
+    """64-bit average hash: 8x8 block means above their median. Unlike the DCT hash each bit
+    is local, so a person covers a few bits while a turned camera changes many."""
+    blocks = cv2.resize(gray, (8, 8), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+    bits = blocks > np.median(blocks)
+    return int((bits.astype(np.uint64) * _WEIGHTS).sum(dtype=np.uint64))
+
+
+def phashes(gray: np.ndarray) -> np.ndarray:
+    """Hashes of ``(N, H, W)`` luma images as uint64."""
+    return np.fromiter((phash(g) for g in gray), dtype=np.uint64, count=len(gray))
+
+
+def popcount(x: np.ndarray) -> np.ndarray:
+    """Set bits per uint64 (numpy >= 2 has it built in)."""
+    x = np.asarray(x, dtype=np.uint64)
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(x).astype(np.int16)
+    as_bytes = x.reshape(-1, 1).view(np.uint8)
+    return np.unpackbits(as_bytes, axis=1).sum(axis=1).reshape(x.shape).astype(np.int16)
+
+
+def hamming(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+    """Bitwise distance of uint64 hashes (broadcasting)."""
+    return popcount(np.bitwise_xor(np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)))
+
+
+def bit_table(hashes: np.ndarray) -> np.ndarray:
+    """``(N, 64)`` 0/1 matrix of hash bits, most significant first."""
+    h = np.asarray(hashes, dtype=np.uint64)
+    return ((h[:, None] >> np.arange(63, -1, -1, dtype=np.uint64)) & np.uint64(1)).astype(np.int8)
+
+
+def pack(bits: np.ndarray) -> int:
+    return int((np.asarray(bits).astype(np.uint64) * _WEIGHTS).sum(dtype=np.uint64))
+
+
+def majority(hashes: np.ndarray) -> int:
+    """Per-bit majority of hashes: a reference that ignores passers-by in a few samples."""
+    h = np.asarray(hashes, dtype=np.uint64)
+    if not len(h):
+        return 0
+    return pack(bit_table(h).sum(axis=0, dtype=np.int64) * 2 > len(h))
+
+
+def cell_means(gray: np.ndarray) -> np.ndarray:
+    """8x8 grid of cell mean luma, float32."""
+    return cv2.resize(gray, (8, 8), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def motion_cells(cells: np.ndarray, prev: np.ndarray | None) -> int:
+    """Bits of the 8x8 cells whose mean luma moved by more than ``MOTION_CELL_LEVEL`` (after
+    removing the change of overall brightness). Averaging a cell's thousands of pixels removes
+    sensor noise, so a still room sets no bit; where someone moved sets a few. Which cells
+    changed, sample after sample, is the signature of a stretch of footage."""
+    if prev is None:
+        return 0
+    d = (cells - cells.mean()) - (prev - prev.mean())
+    return pack(np.abs(d).ravel() > MOTION_CELL_LEVEL)
+
+
+class FingerprintSignals:
+    """``fingerprint`` (DCT hash: the scene), ``layout`` (average hash: the view) and
+    ``motion_cells`` (where the picture changed since the previous sample): all uint64."""
+
+    name = "fingerprint"
+    columns = ("fingerprint", "layout", "motion_cells")
+
+    def __call__(self, batch: FrameBatch, ctx: AnalysisContext) -> dict[str, np.ndarray]:
+        region = clock_region_of(ctx)
+        gray = without_overlay(batch.gray, region)
+        layout = np.fromiter((ahash(g) for g in gray), dtype=np.uint64, count=len(gray))
+        prev = None
+        if batch.prev is not None:
+            prev = cell_means(without_overlay(gray_of(batch.prev), region))
+        moved = np.zeros(len(gray), dtype=np.uint64)
+        for i, g in enumerate(gray):
+            cells = cell_means(g)
+            moved[i] = motion_cells(cells, prev)
+            prev = cells
+        return {"fingerprint": phashes(gray), "layout": layout, "motion_cells": moved}

@@ -1,0 +1,172 @@
+"""Picture signals: brightness, contrast, motion and frame difference of each sample.
+
+The thresholds that turn them into black / frozen findings live here too, next to the
+measurements, so the finders and the boundary refinement apply exactly the same tests.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from pipeline.frames import FrameBatch
+from pipeline.signals import AnalysisContext
+
+# Black: a dark picture, or a uniform one (video loss screens, a covered lens). Entering needs
+# the strict values; leaving needs the relaxed ones (hysteresis), so noise cannot split a run.
+BLACK_LUMA = 24.0
+BLACK_LUMA_EXIT = 32.0
+UNIFORM_STD = 5.0
+UNIFORM_STD_EXIT = 8.0
+# Frozen: the change to the previous sample against the picture's own sensor noise. A live
+# camera's temporal noise is as strong as its spatial noise (mean |diff| ~ 1.13 sigma for
+# white noise); a frozen picture, even re-encoded at every keyframe, changes far less than
+# the noise frozen into it. Below FROZEN_DIFF grey levels the picture is identical anyway.
+FROZEN_RATIO = 0.8
+FROZEN_RATIO_EXIT = 1.0
+FROZEN_DIFF = 0.15
+_NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+TRIM_BLOCKS = 58  # of 64: frame_diff ignores the six most changed blocks
+# Motion: fraction of pixels that changed by more than this (after a small blur).
+MOTION_LEVEL = 20.0
+
+
+def gray_of(frames: np.ndarray) -> np.ndarray:
+    """BGR ``(N, H, W, 3)`` or ``(H, W, 3)`` -> luma, uint8."""
+    if frames.ndim == 3:
+        return cv2.cvtColor(frames, cv2.COLOR_BGR2GRAY)
+    if not len(frames):
+        return np.zeros((0, *frames.shape[1:3]), np.uint8)
+    return np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames])
+
+
+def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean |a - b| of two luma images with their mean brightness removed (drift-proof).
+
+    Averaged over an 8x8 grid of blocks leaving out the most changed tenth, so a ticking
+    on-screen clock or camera name the NVR burns into a frozen feed does not make it live.
+    """
+    af = a.astype(np.float32)
+    bf = b.astype(np.float32)
+    d = np.abs((af - af.mean()) - (bf - bf.mean()))
+    blocks = np.sort(cv2.resize(d, (8, 8), interpolation=cv2.INTER_AREA).ravel())
+    return float(blocks[:TRIM_BLOCKS].mean())
+
+
+def without_overlay(
+    gray: np.ndarray, region: tuple[float, float, float, float] | None
+) -> np.ndarray:
+    """Luma with the burned-in clock box (``clock_region``) painted over by each picture's
+    median: the NVR keeps drawing the clock over a black, frozen or turned camera."""
+    if region is None or not len(gray):
+        return gray
+    h, w = gray.shape[-2:]
+    x, y, rw, rh = region
+    pad_x, pad_y = 0.01 * w, 0.01 * h
+    x0, y0 = max(0, int(x * w - pad_x)), max(0, int(y * h - pad_y))
+    x1, y1 = min(w, int(np.ceil((x + rw) * w + pad_x))), min(h, int(np.ceil((y + rh) * h + pad_y)))
+    out = gray.copy()
+    if gray.ndim == 2:
+        out[y0:y1, x0:x1] = np.median(gray)
+        return out
+    med = np.median(gray.reshape(len(gray), -1), axis=1).astype(np.uint8)
+    out[:, y0:y1, x0:x1] = med[:, None, None]
+    return out
+
+
+def clock_region_of(ctx: AnalysisContext | None) -> tuple[float, float, float, float] | None:
+    camera = getattr(ctx, "camera", None)
+    return getattr(camera, "clock_region", None)
+
+
+def noise_sigma(gray: np.ndarray) -> float:
+    """Sensor-noise sigma of a luma image: Immerkaer's operator, averaged over the lower three
+    quarters of its response so edges and texture do not count as noise."""
+    r = np.abs(cv2.filter2D(gray.astype(np.float32), -1, _NOISE_KERNEL)[1:-1, 1:-1]).ravel()
+    if not len(r):
+        return float("nan")
+    q = np.partition(r, int(0.75 * (len(r) - 1)))[: int(0.75 * (len(r) - 1)) + 1]
+    # E|X| over the lower 75 % of a half-normal is 0.5146 sigma; the kernel's gain is 6
+    return float(q.mean() / (0.5146 * 6.0))
+
+
+def motion_fraction(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of pixels that changed clearly between two luma images (sensor noise excluded)."""
+    da = cv2.blur(a, (3, 3)).astype(np.int16)
+    db = cv2.blur(b, (3, 3)).astype(np.int16)
+    shift = round(float(da.mean() - db.mean()))
+    return float((np.abs(da - db - shift) > MOTION_LEVEL).mean())
+
+
+def is_black(brightness: np.ndarray, contrast: np.ndarray) -> np.ndarray:
+    """Black or uniform samples, with hysteresis over the sequence."""
+    enter = (brightness <= BLACK_LUMA) | (contrast <= UNIFORM_STD)
+    stay = (brightness <= BLACK_LUMA_EXIT) | (contrast <= UNIFORM_STD_EXIT)
+    return _hysteresis(enter, stay)
+
+
+def still_score(frame_diff: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Change to the previous sample in units of the noise floor (0 for identical pictures)."""
+    d = np.asarray(frame_diff, dtype=np.float64)
+    n = np.asarray(noise, dtype=np.float64)
+    n = np.where(np.isfinite(n), np.maximum(n, 0.1), np.inf)  # no noise estimate: diff alone
+    return np.where(d <= FROZEN_DIFF, 0.0, d / n)
+
+
+def is_still(frame_diff: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Samples identical to the previous one below the noise floor (NaN keeps the state)."""
+    score = still_score(frame_diff, noise)
+    return _hysteresis(score <= FROZEN_RATIO, score <= FROZEN_RATIO_EXIT, np.isnan(score))
+
+
+def _hysteresis(
+    enter: np.ndarray, stay: np.ndarray, unknown: np.ndarray | None = None
+) -> np.ndarray:
+    out = np.zeros(len(enter), dtype=bool)
+    on = False
+    for i in range(len(enter)):
+        if unknown is not None and unknown[i]:
+            out[i] = on
+            continue
+        on = bool(enter[i] or (on and stay[i]))
+        out[i] = on
+    return out
+
+
+class PictureSignals:
+    """brightness, contrast (luma mean / std), motion and frame_diff to the previous sample,
+    and the picture's sensor-noise level (``noise``) that frame_diff is judged against."""
+
+    name = "picture"
+    columns = ("brightness", "contrast", "motion", "frame_diff", "noise")
+
+    def __call__(self, batch: FrameBatch, ctx: AnalysisContext) -> dict[str, np.ndarray]:
+        gray = without_overlay(batch.gray, clock_region_of(ctx))
+        n = len(batch)
+        brightness = np.empty(n, np.float32)
+        contrast = np.empty(n, np.float32)
+        motion = np.full(n, np.nan, np.float32)
+        diff = np.full(n, np.nan, np.float32)
+        noise = np.empty(n, np.float32)
+        prev = gray_of(batch.prev) if batch.prev is not None else None
+        if prev is not None:
+            prev = without_overlay(prev, clock_region_of(ctx))
+        if prev is not None and prev.shape != gray.shape[1:]:
+            prev = None
+        for i in range(n):
+            g = gray[i]
+            mean, std = cv2.meanStdDev(g)
+            brightness[i] = mean[0, 0]
+            contrast[i] = std[0, 0]
+            noise[i] = noise_sigma(g)
+            if prev is not None:
+                diff[i] = frame_difference(g, prev)
+                motion[i] = motion_fraction(g, prev)
+            prev = g
+        return {
+            "brightness": brightness,
+            "contrast": contrast,
+            "motion": motion,
+            "frame_diff": diff,
+            "noise": noise,
+        }
