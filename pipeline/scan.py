@@ -31,7 +31,7 @@ from pipeline.progress import Progress
 from pipeline.recordings import discover
 from pipeline.records import Event, ExamSession, FileProbe, TimeGap
 from pipeline.schedule import load_schedule
-from pipeline.tasks import analyse_task, probe_task
+from pipeline.tasks import analyse_task, media_task, probe_task, sheets_task
 
 log = logging.getLogger("examaudit")
 
@@ -249,7 +249,9 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
                 row["station_activity"] = None
         events.extend(file_events)
         if opts.clips and events:
-            events = _cut_media(client, events, probes, site, out, progress)
+            events = _cut_media(
+                client, events, probes, contexts, site, detector_spec, opts.device, out, progress
+            )
     result.files = len(probes)
     result.unreadable = len({e.source_file for e in events if e.kind == "file_unreadable"})
     result.sessions = len(session_rows)
@@ -382,23 +384,25 @@ def mark_undecodable(probe: FileProbe, chunks: Sequence[tuple[Any, str]]) -> Fil
     return replace(probe, gaps=probe.gaps + gaps, error=probe.error or reason, partial=True)
 
 
-def _cut_media(client, events, probes, site, out, progress) -> list[Event]:
-    try:
-        from pipeline.review.clips import cut_one
-    except ImportError:
-        return events
+def _cut_media(client, events, probes, contexts, site, detector_spec, device, out, progress):
+    """Clips and thumbnails, one task per finding, plus one contact sheet per session."""
     by_name = {p.path.name: p for p in probes}
     progress.stage("clips", total=len(events), unit="clips")
-    futures = [client.submit(cut_one, e, by_name, out, site, pure=False) for e in events]
-    done = []
-    for event, fut in zip(events, futures, strict=True):
-        try:
-            done.append(fut.result())
-        except Exception as exc:
-            log.warning("clip for %s failed: %s", event.event_id, exc)
-            done.append(event)
+    futures = [
+        client.submit(media_task, e, by_name, str(out), site, detector_spec, device, pure=False)
+        for e in events
+    ]
+    sessions = [ctx.session for ctx in contexts]
+    sheets = client.submit(sheets_task, sessions, by_name, str(out), site, pure=False)
+    done = {}
+    for _fut, event in collect(client, futures, site.analysis.file_timeout_s):
+        if isinstance(event, Exception):  # the finding stays; only its media is missing
+            log.warning("media failed: %s", event)
+            continue
+        done[event.event_id] = event
         progress.advance()
-    return done
+    sheets.result()
+    return [done.get(e.event_id, e) for e in events]
 
 
 def _write_tables(out, root, probes, session_rows, events, timeline) -> None:
@@ -419,14 +423,13 @@ def _write_manifest(out, root, probes, site: Site, opts: ScanOptions) -> None:
         "site": str(site.path.resolve()) if site.path else None,
         "checks": list(opts.checks),
         "sample_every_s": site.analysis.sample_every_s,
+        "timezone": site.timezone,
         "files": {evidence.display_path(p.path, root): p.sha256 for p in probes},
     }
     evidence.write_manifest(out, inputs, site.config_hash())
 
 
 def _report(out: Path) -> None:
-    try:
-        from pipeline.review.report import write_report
-    except ImportError:
-        return
+    from pipeline.review.report import write_report
+
     write_report(out)

@@ -142,3 +142,23 @@ def timeline_rows(probe: FileProbe, t_s: np.ndarray, columns: dict[str, np.ndarr
         else:
             data[name] = pa.nulls(n, field.type)
     return pa.table(data, schema=schemas.TIMELINE)
+
+
+def media_task(event, probes, evidence_dir: str, site: Site, detector: str, device: str):
+    """Clip(s) and thumbnail of one finding; thumbnails show the scan's own detector."""
+    from pipeline.review.clips import cut_one
+
+    return cut_one(
+        event,
+        probes,
+        Path(evidence_dir),
+        site,
+        detector=_detector(detector, device) if detector != "-" else None,
+    )
+
+
+def sheets_task(sessions, probes, evidence_dir: str, site: Site) -> dict[str, str]:
+    """One contact sheet per session (frames spread over the scheduled window)."""
+    from pipeline.review.clips import write_contact_sheets
+
+    return write_contact_sheets(sessions, probes, Path(evidence_dir), site)
