@@ -85,13 +85,17 @@ def bench_yolo(device: str, imgsz: int, batches: list[int], budget_s: float) -> 
     import torch
     from ultralytics import YOLO
 
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from pipeline.detectors.yolo import precision
+
     out: dict = {"model": "yolo11n.yaml (untrained)", "imgsz": imgsz, "device": device}
     t0 = time.perf_counter()
     model = YOLO("yolo11n.yaml", task="detect")
     model.to(device)
     out["build_s"] = round(time.perf_counter() - t0, 2)
     half = device.startswith("cuda")
-    out["half"] = half
+    out["fp16"] = half
     rng = np.random.default_rng(0)
     # analysis-size frames (640x360 BGR), as the scan hands them to a detector
     h = imgsz * 9 // 16
@@ -106,7 +110,8 @@ def bench_yolo(device: str, imgsz: int, batches: list[int], budget_s: float) -> 
         row: dict = {"batch": bs}
         try:
             frames = list(pool[:bs])
-            kw = dict(imgsz=imgsz, conf=0.25, classes=[0], device=device, half=half, verbose=False)
+            kw = dict(imgsz=imgsz, conf=0.25, classes=[0], device=device, verbose=False)
+            kw.update(precision(device))
             for _ in range(2):  # warm-up: cudnn autotune, lazy init
                 model.predict(frames, **kw)
             sync()
@@ -198,7 +203,74 @@ def _decode(path: Path, mode: str, width: int) -> dict:
     return {"frames": n, "fps": round(n / dt, 1), "seconds": round(dt, 2), "hwaccel": hw}
 
 
-def bench_decode(size: tuple[int, int], seconds: float, width: int, try_nvdec: bool) -> dict:
+def bench_end_to_end(path: Path, device: str, width: int, batch: int) -> dict:
+    """Decode every frame scaled to ``width`` and detect people with the project's own
+    YoloDetector in batches: frames/s decoding alone, detecting alone, both one after the
+    other, and both overlapped (decoding in a thread while the GPU works)."""
+    import queue
+    import threading
+
+    import av
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from pipeline.detectors.yolo import YoloDetector
+
+    detector = YoloDetector("yolo11n.yaml", device=device, batch=batch)
+
+    def batches():
+        buf = []
+        with av.open(str(path)) as c:
+            st = c.streams.video[0]
+            st.thread_type = "AUTO"
+            for frame in c.decode(st):
+                buf.append(frame.to_ndarray(width=width, height=width * 9 // 16, format="bgr24"))
+                if len(buf) == batch:
+                    yield np.stack(buf)
+                    buf = []
+        if buf:
+            yield np.stack(buf)
+
+    frames = list(batches())
+    n = sum(len(b) for b in frames)
+    detector.detect(frames[0])  # warm-up
+    t0 = time.perf_counter()
+    list(batches())
+    decode_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    boxes = sum(len(d.boxes) for b in frames for d in detector.detect(b))
+    detect_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for b in batches():
+        detector.detect(b)
+    sequential_s = time.perf_counter() - t0
+    q: queue.Queue = queue.Queue(maxsize=4)
+
+    def produce() -> None:
+        for b in batches():
+            q.put(b)
+        q.put(None)
+
+    t0 = time.perf_counter()
+    threading.Thread(target=produce, daemon=True).start()
+    while (b := q.get()) is not None:
+        detector.detect(b)
+    overlapped_s = time.perf_counter() - t0
+    return {
+        "frames": n,
+        "batch": batch,
+        "device": device,
+        "untrained_boxes": boxes,
+        "decode_fps": round(n / decode_s, 1),
+        "detect_fps": round(n / detect_s, 1),
+        "sequential_fps": round(n / sequential_s, 1),
+        "overlapped_fps": round(n / overlapped_s, 1),
+    }
+
+
+def bench_decode(
+    size: tuple[int, int], seconds: float, width: int, try_nvdec: bool, device: str = "cpu"
+) -> dict:
     out: dict = {"clip": f"{size[0]}x{size[1]} H.264 25 fps GOP 50, {seconds:g} s"}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "clip.mp4"
@@ -206,6 +278,11 @@ def bench_decode(size: tuple[int, int], seconds: float, width: int, try_nvdec: b
         make_clip(path, size, seconds)
         out["encode_s"] = round(time.perf_counter() - t0, 1)
         log(f"clip encoded in {out['encode_s']} s")
+        try:
+            out["end_to_end"] = bench_end_to_end(path, device, width, 32)
+        except Exception as exc:
+            out["end_to_end"] = {"error": f"{type(exc).__name__}: {exc}"}
+        log(f"end to end: {out['end_to_end']}")
         modes = ["all_frames", "scaled_640", "keyframes"] + (["nvdec"] if try_nvdec else [])
         for mode in modes:
             try:
@@ -248,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     hw = env.get("ffmpeg_hwdevices")
     try_nvdec = bool(env.get("cuda_available")) and isinstance(hw, list) and "cuda" in hw
     try:
-        result["decode"] = bench_decode(size, secs, 640, try_nvdec and not args.quick)
+        result["decode"] = bench_decode(size, secs, 640, try_nvdec and not args.quick, device)
     except Exception as exc:
         result["decode"] = {
             "error": f"{type(exc).__name__}: {exc}",
