@@ -57,6 +57,15 @@ def probe_task(recording: Recording, evidence_dir: str) -> FileProbe:
 
 
 @cache
+def _one_thread_per_task() -> None:
+    """Dask runs one task per core; OpenCV's own thread pool on top would oversubscribe the
+    cores. (Dask's nanny already sets OMP_NUM_THREADS=1, which torch and BLAS follow.)"""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+@cache
 def _detector(spec: str, device: str):  # one per worker process
     from pipeline.detectors import make_detector
 
@@ -88,6 +97,7 @@ def analyse_task(
     """Decode one chunk once and run every analyser on the same frames -> timeline rows."""
     from pipeline.sampling import sample_chunk
 
+    _one_thread_per_task()
     cache = Cache(Path(evidence_dir))
     key = chunk_key(probe, chunk, site, checks, detector)
     hit = cache.get_table("timeline", key)
@@ -148,6 +158,7 @@ def media_task(event, probes, evidence_dir: str, site: Site, detector: str, devi
     """Clip(s) and thumbnail of one finding; thumbnails show the scan's own detector."""
     from pipeline.review.clips import cut_one
 
+    _one_thread_per_task()
     return cut_one(
         event,
         probes,
