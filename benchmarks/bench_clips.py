@@ -2,12 +2,13 @@
 
     python benchmarks/bench_clips.py EVIDENCE [--recordings DIR] [--workers N] [--no-detector]
     python benchmarks/bench_clips.py --samples [--seed 0]   # generate + scan the samples first
-    python benchmarks/bench_clips.py EVIDENCE --encode-all  # baseline: re-encode every clip
+    python benchmarks/bench_clips.py EVIDENCE --force encode   # baseline: re-encode every clip
+    python benchmarks/bench_clips.py EVIDENCE --force splice   # splice wherever a keyframe allows
 
 Events come from EVIDENCE/events.parquet; their recordings are probed again (the probe's
 keyframe list is not stored in the evidence) from ``--recordings`` or the folder named in
 manifest.json. Output goes to benchmarks/work/clips-<time>/ (git-ignored), so nothing is
-reused; the report gives clips/s, seconds, and how many clips were copied vs re-encoded.
+reused; the report gives clips/s, seconds, and how many clips were copied, spliced or re-encoded.
 """
 
 from __future__ import annotations
@@ -40,10 +41,9 @@ class _Modes(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         msg = record.getMessage()
-        if ": copy " in msg:
-            self.modes.append("copy")
-        elif ": encode " in msg:
-            self.modes.append("encode")
+        for mode in ("copy", "splice", "encode"):
+            if f": {mode} " in msg:
+                self.modes.append(mode)
 
 
 def load_events(evidence: Path) -> list[Event]:
@@ -126,13 +126,16 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--no-detector", action="store_true", help="zones only on thumbnails")
-    ap.add_argument("--encode-all", action="store_true", help="re-encode every clip (baseline)")
+    ap.add_argument(
+        "--force", choices=("splice", "encode"), help="never copy: splice (else encode), or encode"
+    )
     args = ap.parse_args()
-    if args.encode_all:
+    if args.force:
         import pipeline.review.clips as clips_module
 
-        copy_or_encode = clips_module.cut_clip
-        clips_module.cut_clip = lambda *a, **k: copy_or_encode(*a, **{**k, "max_lead_s": -1.0})
+        cut = clips_module.cut_clip
+        forced = {"max_lead_s": -1.0, "splice": args.force == "splice"}
+        clips_module.cut_clip = lambda *a, **k: cut(*a, **{**k, **forced})
     evidence = samples(args.seed) if args.samples else args.evidence
     if evidence is None:
         ap.error("give EVIDENCE or --samples")
@@ -174,8 +177,8 @@ def main() -> int:
     print(f"evidence      {evidence}")
     print(f"events        {len(events)}  (probe of {len(probes)} files: {probe_s:.2f} s)")
     print(
-        f"clips         {clips}  ({modes.count('copy')} copied, {modes.count('encode')} "
-        f"re-encoded), {seconds:.0f} s of video"
+        f"clips         {clips}  ({modes.count('copy')} copied, {modes.count('splice')} "
+        f"spliced, {modes.count('encode')} re-encoded), {seconds:.0f} s of video"
     )
     print(f"thumbnails    {len(list((out / 'thumbs').glob('*.jpg')))}")
     print(

@@ -41,7 +41,10 @@ REFINE_STEP_S = 0.1  # evaluate one frame per this much time inside a bracket
 _VIEW_SHARE = (VIEW_CHANGED + VIEW_RESTORED) / 2
 # a copied frame matches its original within this (grey levels, quarter analysis size)
 LOOP_SAME_MIN = 0.6
-LOOP_SAME_MAX = 1.5
+LOOP_SAME_MAX = 1.0
+# ... and matches clearly better than any original frame 0.3 s or more away (a moment of the
+# same room that merely looks alike matches its neighbours about as well)
+LOOP_DISTINCT = 0.6
 
 
 def _test(kind: str, details: Mapping, reference: np.ndarray | None) -> Callable | None:
@@ -144,9 +147,11 @@ def _refine_loop(event: Event, probes: Mapping[str, FileProbe], site: Site) -> E
     )
     if not len(tc) or not len(to):
         return event
-    scores = [_same(gc[0], g) for g in go]
+    scores = np.asarray([_same(gc[0], g) for g in go])
     best = int(np.argmin(scores))
-    if scores[best] > LOOP_SAME_MAX:
+    others = scores[np.abs(to - to[best]) > 0.3]  # frames clearly before or after the match
+    distinct = not len(others) or scores[best] <= LOOP_DISTINCT * float(others.min())
+    if scores[best] > LOOP_SAME_MAX or not distinct:
         log.info("looped_footage candidate at %s not confirmed frame by frame", event.start)
         return None
     lag = float(tc[0] - to[best])
@@ -156,15 +161,24 @@ def _refine_loop(event: Event, probes: Mapping[str, FileProbe], site: Site) -> E
     def find(centre: float, start: bool) -> float | None:
         """Walk windows of three steps until one holds the copy's start (or end)."""
         for _ in range(3):
-            tc, gc = _frames(copy, site, cam, centre - 1.5 * step, centre + 1.5 * step)
-            to, go = _frames(orig, site, ocam, centre - lag - 1.6 * step, centre - lag + 1.6 * step)
+            # the same span in both files, so both are sampled at the same frames
+            lo = max(0.0, centre - 1.5 * step, lag)
+            hi = min(centre + 1.5 * step, copy.duration_s)
+            if hi - lo < REFINE_STEP_S:
+                return None
+            tc, gc = _frames(copy, site, cam, lo, hi)
+            to, go = _frames(orig, site, ocam, lo - lag, hi - lag)
             if len(tc) < 2 or not len(to):
                 return None
             flags = np.zeros(len(tc), dtype=bool)
             for i, (t, g) in enumerate(zip(tc, gc, strict=True)):
                 k = int(np.argmin(np.abs(to - (t - lag))))
-                flags[i] = abs(to[k] - (t - lag)) <= REFINE_STEP_S and _same(g, go[k]) <= same_max
+                flags[i] = abs(to[k] - (t - lag)) <= 0.02 and _same(g, go[k]) <= same_max
             inside_end = flags[-1] if start else flags[0]
+            if flags.all() and start and lo <= max(0.0, lag) + 1e-3:
+                return lo  # the copy starts with the file (or with the original's start)
+            if flags.all() and not start and hi >= copy.duration_s - 0.2:
+                return copy.duration_s  # ... or runs to the end of the file
             if flags.all() or not flags.any():
                 # wholly inside or outside: look further out (inside) or in (outside)
                 centre += (-2.5 if flags.all() == start else 2.5) * step
@@ -193,8 +207,72 @@ def _refine_loop(event: Event, probes: Mapping[str, FileProbe], site: Site) -> E
     return replace(event, start=start, end=max(start, end), details=d)
 
 
-def refine_events(events: list[Event], probes: Mapping[str, FileProbe], site: Site) -> list[Event]:
-    """Refine black / frozen / view-changed boundaries; other events pass through unchanged.
+def _refine_clock_jump(
+    event: Event, probes: Mapping[str, FileProbe], site: Site, max_error_s: float
+) -> Event:
+    """Read the clock once per second between the two samples that bracket a jump.
+
+    Each read is classed with the offset before or after the jump; the jump sits between the
+    last read before and the first after (the clock shows whole seconds, so a read per second
+    is all that continuity needs).
+    """
+    from pipeline.signals.clock import MIN_SCORE, clock_offset, parse_clock, recognise
+
+    d = dict(event.details)
+    bracket = d.get("start_bracket_s")
+    probe = probes.get(str(d.get("start_file")))
+    region = site.camera(event.camera_id or "").clock_region
+    if not bracket or probe is None or probe.start is None or region is None:
+        return event
+    a, b = bracket
+    if b - a <= 2 * max_error_s:
+        return event  # the midpoint the finder reported is already that close
+    width = min(int(probe.width or 1280), 1280)
+    t, frames = decode_window(probe.path, a + 0.5, b - 0.25, width=width, step_s=0.5)
+    if not len(t):
+        return event
+    h, w = frames.shape[1:3]
+    x, y, rw, rh = region
+    before, after = float(d["offset_before_s"]), float(d["offset_after_s"])
+    tz = site.tz
+    last_before, first_after = a, b
+    for ti, frame in zip(t, frames, strict=True):
+        crop = gray_of(frame)[int(y * h) : int((y + rh) * h), int(x * w) : int((x + rw) * w)]
+        text, score = recognise(crop)
+        parsed = parse_clock(text) if score >= MIN_SCORE else None
+        if parsed is None:
+            continue
+        off = clock_offset(parsed, probe.at(float(ti)), tz)
+        if off is None:
+            continue
+        if abs(off - before) < abs(off - after):
+            last_before = max(last_before, float(ti))
+        elif float(ti) < first_after:
+            first_after = float(ti)
+    if first_after <= last_before:
+        return event
+    at = (last_before + first_after) / 2
+    d["start_t_file_s"] = round(at, 3)
+    d["start_bracket_s"] = [last_before, first_after]
+    d["refined"] = True
+    start = probe.at(at)
+    return replace(event, start=start, end=max(start, event.end), details=d)
+
+
+def refine_events(
+    events: list[Event],
+    probes: Mapping[str, FileProbe],
+    site: Site,
+    *,
+    max_error_s: float = 1.0,
+) -> list[Event]:
+    """Refine black / frozen / view-changed boundaries, verify and place looped footage, and
+    place clock jumps to the second; other events pass through unchanged.
+
+    A boundary is decoded again only where its sample bracket is wider than ``2 x
+    max_error_s`` (the finder's midpoint is then off by more than ``max_error_s``): with the
+    default 2 s sampling that is never, so refinement costs nothing unless ``--sample-every``
+    is sparser. Looped footage is always verified frame by frame (see :func:`_refine_loop`).
 
     ``probes`` maps a file name (``Event.source_file``, ``details.start_file``) to its probe.
     A file that cannot be decoded again leaves the sampled estimate in place.
@@ -212,6 +290,13 @@ def refine_events(events: list[Event], probes: Mapping[str, FileProbe], site: Si
                 log.warning("cannot refine %s: %s", event.kind, exc)
                 out.append(event)
             continue
+        if event.kind == "clock_jump" and kind == "clock_jump":
+            try:
+                out.append(_refine_clock_jump(event, probes, site, max_error_s))
+            except (RecordingError, OSError, ValueError, KeyError) as exc:
+                log.warning("cannot refine %s: %s", event.kind, exc)
+                out.append(event)
+            continue
         if kind not in ("black", "frozen", "view"):
             out.append(event)
             continue
@@ -222,6 +307,8 @@ def refine_events(events: list[Event], probes: Mapping[str, FileProbe], site: Si
             probe = probes.get(str(details.get(f"{side}_file")))
             if not bracket or probe is None or probe.start is None:
                 continue
+            if bracket[1] - bracket[0] <= 2 * max_error_s:
+                continue  # the midpoint the finder reported is already that close
             try:
                 at = _boundary(
                     probe,
@@ -252,4 +339,21 @@ def refine_events(events: list[Event], probes: Mapping[str, FileProbe], site: Si
         if (end - start) < timedelta(seconds=min_s) - timedelta(milliseconds=1):
             continue  # a candidate that stays short of the site's minimum
         out.append(replace(event, start=start, end=end, details=details))
-    return out
+    return _one_per_copy(out)
+
+
+def _one_per_copy(events: list[Event]) -> list[Event]:
+    """One looped_footage event per copied stretch: several nominations of it (through other
+    lags or originals) that verified land on the same frames; keep the longest."""
+    loops = sorted((e for e in events if e.kind == "looped_footage"), key=lambda e: -e.duration_s)
+    kept: list[Event] = []
+    for e in loops:
+        if not any(
+            k.source_file == e.source_file
+            and k.session_id == e.session_id
+            and min(k.end, e.end) - max(k.start, e.start) > 0.5 * (e.end - e.start)
+            for k in kept
+        ):
+            kept.append(e)
+    keep_ids = {id(e) for e in kept}
+    return [e for e in events if e.kind != "looped_footage" or id(e) in keep_ids]

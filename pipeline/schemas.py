@@ -94,6 +94,7 @@ TIMELINE_EXTRA = pa.schema(
         ("noise", pa.float32()),  # spatial sensor-noise estimate (grey levels): frozen floor
         ("layout", pa.uint64()),  # 8x8 block average hash: where things are, for view changes
         ("motion_cells", pa.uint64()),  # 8x8 cells that changed since the previous sample
+        ("station_hands_on", pa.int16()),  # people in the station zone moving (hands-on work)
     ]
 )
 

@@ -3,10 +3,12 @@
 # `playwright install` cannot download browsers here, so Playwright drives /usr/bin/chromium.
 # fonts-wqy-zenhei: a CJK font so the Chinese report renders in screenshots (system font, not
 # an external web font).
-# Idempotent: does nothing when /usr/bin/chromium already exists.
+# Idempotent: does nothing when /usr/bin/chromium and a CJK font are already there.
 set -euo pipefail
 
-if [[ -x /usr/bin/chromium ]]; then
+have_cjk_font() { command -v fc-list >/dev/null 2>&1 && [[ -n "$(fc-list :lang=zh 2>/dev/null)" ]]; }
+
+if [[ -x /usr/bin/chromium ]] && have_cjk_font; then
     echo "chromium already installed: $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
     exit 0
 fi

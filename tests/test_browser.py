@@ -270,3 +270,82 @@ def test_review_app_and_report_on_sample_scan(browser, sample_scan, tmp_path):
     assert box and box["height"] > 30 * len(sessions)
     page.screenshot(path=str(ARTIFACTS / "samples_static_report.png"))
     assert not errors, errors
+
+
+_GRAB = """(v) => {
+  const c = document.createElement('canvas'); c.width = 80; c.height = 60;
+  const g = c.getContext('2d'); g.drawImage(v, 0, 0, 80, 60);
+  return {t: v.currentTime, px: Array.from(g.getImageData(0, 0, 80, 60).data)};
+}"""
+_SEEK = """(t) => new Promise((ok, fail) => {
+  const v = document.getElementById('v');
+  const timer = setTimeout(() => fail(new Error('seek timed out')), 10000);
+  v.onseeked = () => { clearTimeout(timer); ok(v.currentTime); };
+  v.currentTime = t;
+})"""
+
+
+def test_spliced_clip_plays_in_chromium(browser, tmp_path):
+    """A clip whose head GOP was re-encoded and the rest copied shows, in Chromium, the same
+    pictures FFmpeg decodes: after seeks on both sides of the splice and after playing across
+    it (the decoder must switch from x264's parameter sets back to the camera's)."""
+    import av
+    import cv2
+    import numpy as np
+
+    from pipeline.review.cutter import cut_clip
+    from pipeline.review.fixture import encode_recording
+
+    src = encode_recording(tmp_path / "bgop.mp4", seconds=14, gop=50, audio=False, bframes=2)
+    with av.open(str(src)) as c:
+        keys = [float(p.pts * p.time_base) for p in c.demux(video=0) if p.is_keyframe]
+    evidence = tmp_path / "evidence"
+    clip = evidence / "clips" / "splice.mp4"
+    assert cut_clip(src, 3.3, 12.0, clip, keys, max_lead_s=1.0).mode == "splice"
+    with av.open(str(clip)) as c:
+        ref = [
+            (
+                float(f.time),
+                cv2.resize(f.to_ndarray(format="bgr24"), (80, 60), interpolation=cv2.INTER_AREA),
+            )
+            for f in c.decode(video=0)
+        ]
+
+    def expected(t: float) -> np.ndarray:
+        # Chromium's currentTime is the stored presentation time (FFmpeg's frame.time)
+        return ([img for ts, img in ref if ts <= t + 1e-3] or [ref[0][1]])[-1]
+
+    def diff(got: dict, t: float) -> float:
+        img = np.array(got["px"], np.uint8).reshape(60, 80, 4)[..., :3][..., ::-1]
+        return float(np.abs(img.astype(int) - expected(t).astype(int)).mean())
+
+    with _serve(evidence) as url:
+        page, errors = _page(browser)
+        page.goto(f"{url}/api/reviews")  # same origin as the clip, so the canvas is readable
+        page.evaluate(
+            "(src) => { document.body.innerHTML = '<video id=v muted preload=auto></video>';"
+            " document.getElementById('v').src = src; }",
+            f"{url}/files/clips/splice.mp4",
+        )
+        video = page.locator("#v")
+        page.wait_for_function("() => document.getElementById('v').readyState >= 2")
+        splice_at = 5.0 - 3.3
+        splice_at += ref[0][0]  # clip time of the first copied keyframe
+        for t in (ref[0][0] + 0.45, splice_at - 0.05, splice_at + 0.05, 6.05):
+            page.evaluate(_SEEK, t)
+            got = video.evaluate(_GRAB)
+            match = diff(got, got["t"])
+            others = [diff(got, got["t"] + d) for d in (-0.3, 0.3)]
+            assert match < 8 and match < 0.6 * min(others), (t, match, others)
+        page.evaluate(_SEEK, splice_at - 0.8)
+        video.evaluate("v => v.play()")
+        page.wait_for_function(
+            f"() => document.getElementById('v').currentTime > {splice_at + 0.9}", timeout=15_000
+        )
+        video.evaluate("v => v.pause()")
+        got = video.evaluate(_GRAB)
+        match = diff(got, got["t"])
+        others = [diff(got, got["t"] + d) for d in (-0.3, 0.3)]
+        assert match < 8 and match < 0.6 * min(others), (match, others)
+        assert video.evaluate("v => v.error") is None
+        assert not errors, errors

@@ -169,6 +169,36 @@ def test_keyframes_too_far_apart_reencode_the_window(tmp_path):
     assert _atoms(tmp_path / "out.mp4").index("moov") < _atoms(tmp_path / "out.mp4").index("mdat")
 
 
+def test_long_gop_head_is_reencoded_and_the_rest_copied(tmp_path):
+    """Splice: B-frame source, keyframes 5 s apart, window starting 1.7 s after one."""
+    src = encode_recording(tmp_path / "bgop.mp4", seconds=14, gop=50, audio=True, bframes=2)
+    with av.open(str(src)) as c:
+        assert c.streams.video[0].codec_context.has_b_frames
+        keys = [float(p.pts * p.time_base) for p in c.demux(video=0) if p.is_keyframe]
+    assert keys[:3] == [0.0, 5.0, 10.0]
+    out = tmp_path / "splice.mp4"
+    res = cut_clip(src, 3.3, 12.0, out, keys, max_lead_s=1.0)
+    assert res.mode == "splice"
+    frames = _frames(out)
+    # 3.3 .. 12.0 s at 10 fps (88 frames), every frame once; past the window's end the cut in
+    # decode order may keep a reference frame whose B-frames fall outside (one frame skipped)
+    assert len(frames) == res.frames and 88 <= len(frames) <= 91
+    times = [t - frames[0][0] for t, _ in frames]
+    inside = [t for t in times if t <= 12.0 - 3.3 + 1e-3]
+    assert len(inside) == 88 and np.allclose(np.diff(inside), 0.1, atol=1e-3)
+    offsets = [3.3 + (t - frames[0][0]) for t, _ in frames]
+    src_frames = media.grab_frames(src, offsets, 640)
+    for (t, got), (_, want) in zip(frames, src_frames, strict=True):
+        diff = np.abs(got.astype(int) - want.astype(int)).mean()
+        if t - frames[0][0] < 5.0 - 3.3 - 1e-3:
+            assert diff < 3, (t, diff)  # re-encoded head: close
+        else:
+            assert diff == 0, (t, diff)  # copied GOPs: bit-exact pictures
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"
+    assert _atoms(out).index("moov") < _atoms(out).index("mdat")
+
+
 def test_real_footage_mpeg4_is_reencoded_and_thumbnail_shows_people(tmp_path):
     video = REAL / "TUD-Stadtmitte.mp4"
     if not video.exists():

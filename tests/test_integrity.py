@@ -176,7 +176,35 @@ def test_faults_found_with_boundaries(clips):
     assert loop.details["matched_file"] == "faults.mp4"
     assert abs(loop.details["matched_t_file_s"] - 61) <= 2
     black = next(e for e in events if e.kind == "black_screen")
-    assert black.details["mean_luma"] < 24 and black.details.get("refined")
+    assert black.details["mean_luma"] < 24
+    # with 2 s samples the reported boundary is the midpoint between the samples around it
+    for kind, a, b in expected[:3]:
+        match = next(g for g in got if g[0] == kind)
+        assert abs(match[1] - a) <= 1 and abs(match[2] - b) <= 1, (kind, got)
+
+
+def test_sparse_samples_are_refined_around_each_boundary(clips):
+    """Sampling every 6 s brackets each boundary by 6 s; decoding just the GOPs around it
+    places it within a second (and a 8 s black run, seen by one sample, is kept)."""
+    site = replace(SITE, analysis=Analysis(sample_every_s=6.0, width=320, chunk_s=60.0))
+    events, timeline = analyse(
+        [(clips["faults"], "cam01", "S1", T0), (clips["clock_cut"], "clk", "S2", T0)], site
+    )
+    assert timeline.num_rows < 60  # keyframes only, one in three
+    got = {e.kind: e for e in events}
+    expected = {
+        "black_screen": (20, 28),
+        "frozen_video": (45, 60),
+        "view_changed": (100, 125),
+        "clock_jump": (41.3, 80),
+    }
+    assert set(expected) <= set(got), summary(events, T0)
+    for kind, (a, b) in expected.items():
+        start, end = offsets(got[kind], T0)
+        assert got[kind].details.get("refined"), kind
+        assert abs(start - a) <= 1 and abs(end - b) <= 1, (kind, start, end)
+    loops = [e for e in events if e.kind == "looped_footage"]
+    assert all(abs(offsets(e, T0)[0] - 140) <= 2 for e in loops), summary(loops, T0)
 
 
 def test_reused_recording_across_sessions(clips):
@@ -208,6 +236,7 @@ def test_clock_cut_found(clips):
     got = summary(events, T0)
     assert [g[0] for g in got] == ["clock_jump"], got
     assert abs(got[0][1] - 41.3) <= 2 and abs(got[0][2] - 80) <= 2, got  # ahead to the end
+    assert abs(got[0][1] - 41.3) <= 1, got  # between the two samples around the jump
     assert abs(events[0].details["jump_s"] - 120) <= 2
     read = pa.compute.sum(pa.compute.is_valid(timeline["clock_offset_s"])).as_py()
     assert 3 <= read < timeline.num_rows  # sparse OCR, not every sample

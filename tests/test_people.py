@@ -42,19 +42,24 @@ STEP = 2.0
 
 
 def test_default_detector_finds_people_in_real_footage(real_data):
-    """Person present per frame: recall >= 0.95 on both clips at the default analysis width."""
-    from benchmarks.eval_people import evaluate
+    """Person present per frame: recall >= 0.95 on both clips at the default analysis width
+    (every frame of TUD-Campus, every third of TUD-Stadtmitte, to keep the test short)."""
+    from benchmarks.eval_people import Score, empty_scene_false_rate, evaluate_clip
     from pipeline.detectors import make_detector
 
     det = make_detector("auto")
-    result = evaluate(det, Analysis().width, real_data, step=5, plate_frames=8)
-    for clip in ("TUD-Campus", "TUD-Stadtmitte"):
-        r = result[clip]
+    width = Analysis().width
+    total = Score()
+    for clip, step in (("TUD-Campus", 1), ("TUD-Stadtmitte", 3)):
+        score = evaluate_clip(det, clip, width, real_data, step=step)
+        r = score.summary()
         assert r["present_recall"] >= 0.95, (det.name, clip, r)
         # an empty view of the same scene (ground-truth people removed) raises no presence
-        assert r["empty_plate_false_rate"] <= 0.1, (det.name, clip, r)
+        assert empty_scene_false_rate(det, clip, width, real_data, n=8) <= 0.125, (det.name, clip)
+        total.add(score)
     # box quality floors, well under the measured values (see benchmarks/eval_people.py)
-    assert result["all"]["recall"] >= 0.5 and result["all"]["precision"] >= 0.5, result["all"]
+    r = total.summary()
+    assert r["recall"] >= 0.5 and r["precision"] >= 0.6, r
 
 
 # -- signals ---------------------------------------------------------------------------------
@@ -128,6 +133,28 @@ def test_station_motion_inside_zone_only():
     assert with_prev[0] < MOTION_ACTIVE and with_prev[1] > 5 * MOTION_ACTIVE
     none = StationSignals()(_batch(frames), AnalysisContext(Camera("c"), Rules(), Analysis()))
     assert np.isnan(none["station_motion"]).all()
+
+
+def test_hands_on_needs_motion_around_a_person_in_the_station():
+    """A static false detection (HOG on a cabinet) next to motion elsewhere in the zone (a
+    person walking off) is not hands-on work; motion around a person at the station is."""
+    rng = np.random.default_rng(1)
+    base = rng.integers(60, 200, (90, 160, 3)).astype(np.uint8)
+    frames = np.stack([base.copy() for _ in range(4)])
+    frames[1, 50:80, 85:95] = 255  # by the worker (x 0.5-0.62): appears, then goes (2 samples)
+    frames[3, 50:80, 140:150] = 255  # far right of the zone, away from both boxes
+    worker = [0.50, 0.45, 0.62, 0.95]
+    cabinet_fp = [0.78, 0.55, 0.84, 0.75]
+    cam = Camera("c", station_zone=STATION)
+    for boxes, expected in (([worker, cabinet_fp], [1, 1, 0]), ([cabinet_fp], [0, 0, 0])):
+        det = Detections(boxes, [1.0] * len(boxes), [0] * len(boxes))
+        ctx = AnalysisContext(cam, Rules(), Analysis(), FixedDetector(det))
+        out = PeopleSignals()(_batch(frames), ctx)
+        assert np.isnan(out["station_hands_on"][0])  # no predecessor
+        assert out["station_hands_on"][1:].tolist() == expected
+        assert out["persons_in_station_zone"].tolist() == [len(boxes)] * 4
+    no_zone = AnalysisContext(Camera("c"), Rules(), Analysis(), FixedDetector(det))
+    assert np.isnan(PeopleSignals()(_batch(frames), no_zone)["station_hands_on"]).all()
 
 
 # -- findings on hand-written timelines ------------------------------------------------------
@@ -235,6 +262,19 @@ def test_qa_substitution_found_when_nobody_works_at_the_station():
     assert "speech_ratio" not in e.details  # no file with sound
     stats = session_people_stats(tl, _ctx("practical"))
     assert stats["station_activity"] == pytest.approx(48 / 150, abs=0.02)
+
+
+def test_qa_uses_per_person_hands_on_when_the_timeline_has_it():
+    t = np.arange(0, 300, STEP)
+    # the zone moves (someone passes) and a detection sits in it, but nobody's hands move
+    tl = _timeline(t, persons=2, persons_in_station_zone=1, station_motion=0.05, station_hands_on=0)
+    events = QaSubstitutionFinder()(tl, _ctx("practical"))
+    assert [_secs(e) for e in events] == [(0.0, 300.0)]
+    assert "around a person" in events[0].details["hands_on_test"]
+    working = _timeline(
+        t, persons=2, persons_in_station_zone=1, station_motion=0.0, station_hands_on=1
+    )
+    assert QaSubstitutionFinder()(working, _ctx("practical")) == []
 
 
 def test_qa_not_found_for_theory_hands_on_or_empty_room():

@@ -85,8 +85,9 @@ class Detections:
 class Detector(Protocol):
     """Finds people in a batch of frames ``(N, H, W, 3)`` BGR uint8; one result per frame."""
 
-    name: str
-    reason: str
+    name: str  # backend: "hog" or "yolo"
+    reason: str  # why this detector was chosen, for the CLI to show
+    spec: str  # the resolved choice ("hog", "yolo:/abs/weights.pt"): rebuilds it in a worker
 
     def detect(self, frames: np.ndarray) -> list[Detections]: ...
 

@@ -14,12 +14,17 @@ from pathlib import Path
 from pipeline.detectors import Detector
 from pipeline.detectors.hog import HogDetector
 from pipeline.detectors.yolo import YoloDetector
+from pipeline.errors import InputError
 
 DEFAULT_YOLO = "yolo11n"
 
 
-class DetectorError(ValueError):
-    """The requested detector cannot be built here (missing weights or library)."""
+class DetectorError(InputError, ValueError):
+    """The requested detector cannot be built here (missing weights or library): bad usage,
+    so the CLI exits 2 with this message (an :class:`InputError` naming ``--detector``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("--detector", None, reason)
 
 
 def _have_ultralytics() -> bool:
@@ -72,7 +77,7 @@ def make(spec: str = "auto", device: str = "cpu") -> Detector:
     if kind == "yolo":
         if not _have_ultralytics():
             raise DetectorError(
-                "--detector yolo needs the ultralytics package (pip install 'examaudit[yolo]')"
+                "yolo needs the ultralytics package (pip install 'examaudit[yolo]')"
             )
         dev, note = _device(device)
         if weights:
@@ -83,11 +88,11 @@ def make(spec: str = "auto", device: str = "cpu") -> Detector:
                 return YoloDetector(weights, dev, reason=f"untrained network from {weights}{note}")
             path = models.find(weights)
             if path is None:
-                raise DetectorError(f"--detector {spec}: weights file {weights} not found")
+                raise DetectorError(f"{spec}: weights file {weights} not found")
             return YoloDetector(str(path), dev, reason=f"weights {path}{note}")
         path, why = _yolo_weights(fetch=True)
         if path is None:
-            raise DetectorError(f"--detector yolo: {why}; pass yolo:PATH to a weights file")
+            raise DetectorError(f"yolo: {why}; pass yolo:PATH to a weights file")
         return YoloDetector(str(path), dev, reason=why + note)
     if kind == "auto":
         if not _have_ultralytics():
@@ -97,4 +102,4 @@ def make(spec: str = "auto", device: str = "cpu") -> Detector:
             return HogDetector(reason=f"auto: {why}; using HOG")
         dev, note = _device(device)
         return YoloDetector(str(path), dev, reason=f"auto: {why}{note}")
-    raise DetectorError(f"--detector {spec!r}: choose auto, hog, yolo or yolo:WEIGHTS")
+    raise DetectorError(f"{spec!r}: choose auto, hog, yolo or yolo:WEIGHTS")

@@ -58,11 +58,25 @@ class YoloDetector:
                 iou=self.iou,
                 classes=[PERSON_CLASS],
                 device=self.device,
-                half=self.device.startswith("cuda"),
                 verbose=False,
+                **precision(self.device),
             )
             out.extend(to_detections(r) for r in results)
         return out
+
+
+def precision(device: str) -> dict[str, Any]:
+    """fp16 on cuda, spelled for the installed Ultralytics (``quantize`` replaced ``half``)."""
+    if not device.startswith("cuda"):
+        return {}
+    try:
+        from ultralytics.cfg import DEFAULT_CFG_DICT
+
+        if "quantize" in DEFAULT_CFG_DICT:
+            return {"quantize": 16}
+    except ImportError:
+        pass
+    return {"half": True}
 
 
 def to_detections(result: Any) -> Detections:

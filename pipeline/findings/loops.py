@@ -41,6 +41,7 @@ MATCH_BITS = 10
 MIN_OVERLAP = 0.5  # share of changed cells two matching samples have in common
 EXTEND_OVERLAP = 0.3
 MIN_ACTIVE = 4
+MAX_CANDIDATES = 3  # nominations of one copied stretch (different originals or lags)
 MAX_BUCKET = 400  # a band value shared by more samples carries no information
 BANDS = 4
 
@@ -137,7 +138,10 @@ def find_loops(timeline: pa.Table, contexts: Sequence[SessionContext], rules: Ru
                 dur = tf[c1] - tf[c0] + step
                 if dur < rules.min_loop_s - step / 2:
                     continue
-                if any(a <= tf[c0] <= b or a <= tf[c1] <= b for a, b in covered[fc]):
+                # the same stretch nominated again through another original: keep a few,
+                # frame-by-frame verification (refine_events) tells the real one
+                same_stretch = [1 for a, b in covered[fc] if a <= tf[c1] and tf[c0] <= b]
+                if len(same_stretch) >= MAX_CANDIDATES:
                     continue
                 covered[fc].append((float(tf[c0]), float(tf[c1])))
                 events.extend(
@@ -236,12 +240,19 @@ def _extend(fp, mc, tf, orig_bounds, copy_bounds, copy_idx, lag, step):
     lo, hi = copy_bounds
 
     def distance(c: int, bits: int = MATCH_BITS) -> tuple[int, int | None]:
-        best: tuple[int, int | None] = (64, None)
-        for o in _aligned(tf, orig_bounds, tf[c] - lag, step):
+        """Closest aligned original sample: fewest differing bits, then most cells in
+        common, then nearest the lag (a still room ties on the hash)."""
+        best: tuple[tuple[int, float, float], int | None] = ((64, 0.0, 0.0), None)
+        target = tf[c] - lag
+        for o in _aligned(tf, orig_bounds, target, step):
             d = int(hamming(fp[o], fp[c]))
-            if o != c and d <= bits and overlap(mc[o], mc[c]) >= EXTEND_OVERLAP and d < best[0]:
-                best = (d, o)
-        return best
+            ov = float(overlap(mc[o], mc[c]))
+            if o == c or d > bits or ov < EXTEND_OVERLAP:
+                continue
+            key = (d, -ov, abs(float(tf[o]) - target))
+            if key < best[0]:
+                best = (key, o)
+        return best[0][0], best[1]
 
     seeds = {int(c): distance(int(c))[0] for c in copy_idx}
     bound = min(MATCH_BITS, max(4, int(1.5 * float(np.median(list(seeds.values())))) + 2))

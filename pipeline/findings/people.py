@@ -70,7 +70,7 @@ class _Series:
         self.start_s = s.scheduled_start.timestamp()
         self.end_s = s.scheduled_end.timestamp()
         names = set(timeline.column_names)
-        ok = "t" in names and all(c in names for c in columns) and timeline.num_rows > 0
+        ok = "t" in names and timeline.num_rows > 0
         if ok:
             t = timeline.column("t").cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())
             t = t.to_numpy(zero_copy_only=False).astype(np.float64) / 1000.0
@@ -83,7 +83,10 @@ class _Series:
             inside &= ~((t[order] >= a) & (t[order] < b))
         keep = order[inside]
         self.t = t[keep]
-        self.cols = {c: _floats(timeline.column(c))[keep] if ok else np.zeros(0) for c in columns}
+        self.cols = {  # a column the timeline lacks reads as unknown (NaN)
+            c: _floats(timeline.column(c))[keep] if c in names else np.full(len(keep), np.nan)
+            for c in columns
+        }
         self.source = (
             np.asarray(timeline.column("source_file").to_pylist(), dtype=object)[keep]
             if ok and "source_file" in names
@@ -189,13 +192,23 @@ class ProctorAbsenceFinder:
         return events
 
 
+def _ffill(values: np.ndarray) -> np.ndarray:
+    """Unknown samples (the first of a file has no predecessor) carry the previous value."""
+    out = values.copy()
+    for i in range(1, len(out)):
+        if np.isnan(out[i]):
+            out[i] = out[i - 1]
+    return np.nan_to_num(out)
+
+
 def _hands_on(s: _Series) -> np.ndarray:
-    motion = s.cols["station_motion"].copy()
-    # the first sample of a file has no predecessor to compare with: carry the previous value
-    for i in range(1, len(motion)):
-        if np.isnan(motion[i]):
-            motion[i] = motion[i - 1]
-    return (s.cols["persons_in_station_zone"] > 0) & (np.nan_to_num(motion) >= MOTION_ACTIVE)
+    """Per sample: someone works at the station. From ``station_hands_on`` (motion around a
+    person in the zone) when the timeline has it, else from the zone's overall motion."""
+    per_person = s.cols["station_hands_on"]
+    if np.isfinite(per_person).any():
+        return _ffill(per_person) > 0
+    motion = _ffill(s.cols["station_motion"])
+    return (s.cols["persons_in_station_zone"] > 0) & (motion >= MOTION_ACTIVE)
 
 
 def _speech(ctx: SessionContext, a: float, b: float) -> dict:
@@ -225,7 +238,7 @@ class QaSubstitutionFinder:
     station (person in the station zone and motion inside it) for >= ``min_station_idle_s``."""
 
     name = "qa_substitution"
-    columns = ("persons", "persons_in_station_zone", "station_motion")
+    columns = ("persons", "persons_in_station_zone", "station_motion", "station_hands_on")
 
     def __call__(self, timeline: pa.Table, ctx: SessionContext) -> list[Event]:
         if ctx.session.exam_type != "practical":
@@ -257,7 +270,9 @@ class QaSubstitutionFinder:
                 "samples": int(inside.sum()),
                 "share_people_present": round(share_present, 3),
                 "share_hands_on": round(share_active, 3),
-                "motion_threshold": MOTION_ACTIVE,
+                "hands_on_test": "motion around a person in the station zone"
+                if np.isfinite(s.cols["station_hands_on"]).any()
+                else f"person in the station zone and zone motion >= {MOTION_ACTIVE}",
                 **_speech(ctx, a, b),
             }
             events.append(

@@ -1,19 +1,22 @@
 """Cut one browser-playable MP4 (H.264 + AAC, faststart) out of a recording with PyAV.
 
-Two ways, chosen per clip:
+Three ways, chosen per clip, cheapest first:
 
 * **copy** — the source is H.264 4:2:0 and a keyframe lies at most ``max_lead_s`` before the
   requested start: packets are copied from that keyframe to the end of the window (no
-  decoding, no quality loss). The clip then starts up to ``max_lead_s`` early: a little more
+  decoding, no quality loss). The clip starts up to ``max_lead_s`` early: a little more
   pre-roll, never less.
-* **encode** — anything else (other codecs, 4:4:4 / 10-bit, keyframes too far apart, a copy
-  that does not read back): decode the window and encode it with libx264 (``veryfast``), capped
-  at 1280 px wide.
-
-Why not re-encode only the partial GOPs at the edges and copy the middle: an MP4 track has one
-``avcC`` (one SPS/PPS set), and x264's parameter sets differ from the camera's, so a spliced
-track needs in-band parameter-set switches that browsers do not promise to honour. Copying
-from the keyframe before the window gives the same speed with no splice at all.
+* **splice** — keyframes are further apart: the partial GOP at the head (window start up to
+  the next keyframe) is decoded and re-encoded with x264, the rest is copied. An MP4 track has
+  one ``avcC``, so x264's SPS/PPS travel in-band with its first frame and the camera's are sent
+  in-band again on the first copied keyframe; every spliced clip is decoded back in full and
+  must give every frame, else it is re-encoded instead. (The tail needs no re-encode: cutting
+  in decode order keeps every reference a kept frame needs.) Measured in Chromium: seeks into
+  and playback across the splice show the same pictures as FFmpeg's decoder
+  (tests/test_browser.py).
+* **encode** — anything else (other codecs, 4:4:4 / 10-bit, no keyframe inside the window, a
+  copy or splice that does not read back): decode the window and encode it with libx264
+  (``veryfast``), capped at 1280 px wide.
 
 Audio: AAC is copied, any other codec is transcoded to AAC; timestamp gaps in the source are
 kept (the clip shows the jump, which is often the finding).
@@ -37,7 +40,7 @@ ENCODE_TB = Fraction(1, 90_000)
 
 @dataclass(frozen=True)
 class CutResult:
-    mode: str  # "copy" | "encode"
+    mode: str  # "copy" | "splice" | "encode"
     start_s: float  # file offset where the clip really starts
     end_s: float
     frames: int
@@ -68,12 +71,7 @@ def cut_clip(
         except (av.error.FFmpegError, ValueError):
             pass  # fall through to a full re-encode
     head_key = _keyframe_after(keyframes_s, start_s)
-    if (
-        splice
-        and head_key is not None
-        and end_s - head_key >= min_copy_s
-        and _copyable(src)
-    ):
+    if splice and head_key is not None and end_s - head_key >= min_copy_s and _copyable(src):
         try:
             with atomic_path(target) as tmp:
                 result = _splice(src, start_s, head_key, end_s, tmp)

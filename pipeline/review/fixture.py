@@ -46,6 +46,7 @@ def encode_recording(
     size: tuple[int, int] = (320, 240),
     gop: int = 20,
     audio: bool = True,
+    bframes: int = 0,
 ) -> Path:
     """Write a small H.264/AAC MP4 with visible motion and a frame counter."""
     w, h = size
@@ -54,10 +55,11 @@ def encode_recording(
         vs = out.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
         vs.options = {
-            "preset": "ultrafast",
+            "preset": "ultrafast" if not bframes else "veryfast",
             "g": str(gop),
             "keyint_min": str(gop),
             "sc_threshold": "0",
+            "bf": str(bframes),
         }
         a_s = None
         if audio:

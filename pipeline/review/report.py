@@ -30,6 +30,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 MEDIA_PATH = re.compile(r"^(clips|thumbs)/[A-Za-z0-9._-]+\.(mp4|jpg)$")
 LANGS = ("zh", "en")
 SVG_W = 1000.0
+STATION_BINS = 240
 
 KIND_COLOURS = {
     "recording_missing": "#7f1d1d",
@@ -226,20 +227,7 @@ def _timeline(
             if bar := scale.bar(a, b, colour="#0ea5e9", title=f"{_hm(a, tz)}–{_hm(b, tz)}"):
                 tl.proctor.append(bar)
         if tl.practical:
-            values = [r.get("station_motion") for r in samples]
-            top = max((v for v in values if v is not None), default=0.0) or 1.0
-            for r, v in zip(samples, values, strict=True):
-                if v is None:
-                    continue
-                bar = scale.bar(
-                    r["t"],
-                    r["t"] + step,
-                    colour="#9333ea",
-                    title=f"{_hm(r['t'], tz)} {v:.3f}",
-                    opacity=round(0.1 + 0.9 * v / top, 3),
-                )
-                if bar:
-                    tl.station.append(bar)
+            tl.station = _station_bars(samples, scale, step, tz)
     lanes: dict[str, list[Bar]] = {}
     for e in events:
         bar = scale.bar(
@@ -258,6 +246,33 @@ def _timeline(
         t = start + (end - start) * i / n
         tl.ticks.append((round(SVG_W * i / n, 2), _hm(t, tz)))
     return tl
+
+
+def _station_bars(samples: list[dict], scale: _Scale, step: timedelta, tz: ZoneInfo) -> list[Bar]:
+    """Station motion as shaded bars, binned to at most ``STATION_BINS`` per session so a
+    long session does not put one rectangle per sample into the page."""
+    points = [(r["t"], r["station_motion"]) for r in samples if r.get("station_motion") is not None]
+    if not points:
+        return []
+    top = max(v for _, v in points) or 1.0
+    width = max(step, (scale.end - scale.start) / STATION_BINS)
+    bins: dict[int, list[float]] = {}
+    for t, v in points:
+        bins.setdefault(int((t - scale.start) / width), []).append(v)
+    bars = []
+    for k, values in sorted(bins.items()):
+        a = scale.start + width * k
+        mean = sum(values) / len(values)
+        bar = scale.bar(
+            a,
+            a + width,
+            colour="#9333ea",
+            title=f"{_hm(a, tz)} {mean:.3f}",
+            opacity=round(0.1 + 0.9 * mean / top, 3),
+        )
+        if bar:
+            bars.append(bar)
+    return bars
 
 
 def _hm(t: datetime, tz: ZoneInfo) -> str:

@@ -76,6 +76,9 @@ def create_app(evidence_dir: Path) -> Starlette:
     async def index(request: Request) -> Response:
         return RedirectResponse("/report/", status_code=302)
 
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204)
+
     async def report(request: Request) -> Response:
         lang = request.query_params.get("lang", app.state.lang)
         if lang not in LANGS:
@@ -138,6 +141,7 @@ def create_app(evidence_dir: Path) -> Starlette:
     app = Starlette(
         routes=[
             Route("/", index),
+            Route("/favicon.ico", favicon),
             Route("/report/", report),
             Route("/report/index.html", report),
             Route("/files/{path:path}", files),

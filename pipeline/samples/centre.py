@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -58,10 +61,46 @@ def _shots(
     return shots
 
 
-def generate(out_dir: Path, seed: int = 0, *, sessions: Iterable[str] | None = None) -> Path:
+def _session_scene(spec: SessionSpec, seed: int, rooms: dict) -> Scene:
+    """The scene a session's recording shows (another session's for a re-used recording)."""
+    reuse = next((f for f in spec.faults if isinstance(f, Reuse)), None)
+    source = dayplan.session(reuse.source_session) if reuse else spec
+    return _scene(source, dayplan.camera(source.camera_id), seed, rooms)
+
+
+def _encode_file(out_dir: Path, seed: int, session_id: str, index: int) -> str:
+    """Encode file ``index`` of a session; a pure function of its arguments (runs in a worker)."""
+    spec = dayplan.session(session_id)
+    cam = dayplan.camera(spec.camera_id)
+    start_local = spec.start_local()
+    plan = timeline(spec.faults, spec.duration_s, FPS)[index]
+    scene = _session_scene(spec, seed, {})
+    file_start = start_local + timedelta(seconds=plan.start_s)
+    name = file_name(cam.camera_id, file_start)
+    shots = _shots(plan, scene, start_local, cam, _stable_int("black", seed, spec.session_id))
+    write_clip(
+        Path(out_dir) / name,
+        render_shots(shots, (cam.width, cam.height)),
+        fps=FPS,
+        gop_s=GOP_S,
+        size=(cam.width, cam.height),
+        pts=[slot.pts for slot in plan.slots],
+        creation_time=file_start,
+    )
+    return name
+
+
+def generate(
+    out_dir: Path,
+    seed: int = 0,
+    *,
+    sessions: Iterable[str] | None = None,
+    workers: int | None = None,
+) -> Path:
     """Write the sample centre for ``seed`` into ``out_dir`` (created; old .mp4 files removed).
 
-    Deterministic: the same seed gives the same frames, file names and ground truth.
+    Deterministic: the same seed gives the same frames, bytes, file names and ground truth,
+    however many ``workers`` (processes; default: CPU count, at most 4) encode the files.
     ``sessions`` limits which sessions' recordings are encoded (tests that need only a few);
     schedule.csv, site.toml and ground_truth.json always describe the whole centre.
     """
@@ -74,22 +113,21 @@ def generate(out_dir: Path, seed: int = 0, *, sessions: Iterable[str] | None = N
     for old in out_dir.glob("*.mp4"):
         old.unlink()
     rooms: dict = {}
-    scenes = {s.session_id: _scene(s, dayplan.camera(s.camera_id), seed, rooms) for s in SESSIONS}
     findings: list[dict] = []
     facts: dict[str, dict] = {}
     clean: list[str] = []
+    jobs: list[tuple[str, int]] = []
+    min_height = dayplan.RULES["min_height"]
     for spec in SESSIONS:
         cam = dayplan.camera(spec.camera_id)
         start_local = spec.start_local()
         plans = timeline(spec.faults, spec.duration_s, FPS)
-        reuse = next((f for f in spec.faults if isinstance(f, Reuse)), None)
-        scene = scenes[reuse.source_session] if reuse else scenes[spec.session_id]
+        scene = _session_scene(spec, seed, rooms)
         names = []
-        for plan in plans:
+        for index, plan in enumerate(plans):
             file_start = start_local + timedelta(seconds=plan.start_s)
             name = file_name(cam.camera_id, file_start)
             names.append(name)
-            min_height = dayplan.RULES["min_height"]
             if cam.height < min_height:
                 findings.append(
                     _finding(
@@ -102,25 +140,13 @@ def generate(out_dir: Path, seed: int = 0, *, sessions: Iterable[str] | None = N
                         f"{cam.width}x{cam.height} is below min_height {min_height}",
                     )
                 )
-            if wanted is not None and spec.session_id not in wanted:
-                continue
-            shots = _shots(
-                plan, scene, start_local, cam, _stable_int("black", seed, spec.session_id)
-            )
-            write_clip(
-                out_dir / name,
-                render_shots(shots, (cam.width, cam.height)),
-                fps=FPS,
-                gop_s=GOP_S,
-                size=(cam.width, cam.height),
-                pts=[slot.pts for slot in plan.slots],
-                creation_time=file_start,
-            )
+            if wanted is None or spec.session_id in wanted:
+                jobs.append((spec.session_id, index))
         session_findings = expected(spec.faults, spec.duration_s, plans, start_local)
         session_findings += _people_expected(spec, cam, plans, scene)
         for e in session_findings:
             findings.append(_session_finding(e, spec, names, start_local))
-        if not session_findings and cam.height >= dayplan.RULES["min_height"]:
+        if not session_findings and cam.height >= min_height:
             clean.append(spec.session_id)
         facts[spec.session_id] = {
             "camera_id": spec.camera_id,
@@ -131,8 +157,10 @@ def generate(out_dir: Path, seed: int = 0, *, sessions: Iterable[str] | None = N
             "files": names,
             "note": spec.note,
         }
+        reuse = next((f for f in spec.faults if isinstance(f, Reuse)), None)
         if reuse:
             facts[spec.session_id]["reused_from"] = reuse.source_session
+    _run_jobs(out_dir, seed, jobs, workers)
     findings.sort(key=lambda f: (f["start"], f["camera_id"], f["kind"]))
     (out_dir / "schedule.csv").write_text(dayplan.schedule_csv(), encoding="utf-8")
     (out_dir / "site.toml").write_text(dayplan.site_toml(), encoding="utf-8")
@@ -147,6 +175,22 @@ def generate(out_dir: Path, seed: int = 0, *, sessions: Iterable[str] | None = N
     }
     (out_dir / "ground_truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return out_dir
+
+
+def _run_jobs(out_dir: Path, seed: int, jobs: list[tuple[str, int]], workers: int | None) -> None:
+    """Encode the files, in worker processes when there are several cores."""
+    if workers is None:
+        workers = min(4, os.cpu_count() or 1)
+    if workers <= 1 or len(jobs) <= 1:
+        for session_id, index in jobs:
+            _encode_file(out_dir, seed, session_id, index)
+        return
+    # spawn: a clean interpreter per worker, safe whatever threads the caller has started
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        futures = [pool.submit(_encode_file, out_dir, seed, sid, index) for sid, index in jobs]
+        for future in futures:
+            future.result()
 
 
 def _finding(kind, session_id, camera_id, start, end, source_file, detail) -> dict:

@@ -64,9 +64,9 @@ class Turned:
 
     at_s: float
     dur_s: float
-    dx: float = 0.14
-    dy: float = 0.05
-    angle_deg: float = 4.0
+    dx: float = 0.12
+    dy: float = -0.04
+    angle_deg: float = 3.0
 
 
 @dataclass(frozen=True)

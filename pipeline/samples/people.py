@@ -296,7 +296,7 @@ def _practical(seed: int, stop_work_at: float | None) -> list[Actor]:
     """Examiner in the proctor zone; a candidate working at the station (until ``stop_work_at``,
     then answering questions next to the examiner)."""
     rng = np.random.default_rng(_stable_int("practical", seed))
-    examiner = _pacing(rng, (0.30, 0.46), (0.74, 0.79), 0.0, HORIZON_S)
+    examiner = _pacing(rng, (0.38, 0.52), (0.74, 0.79), 0.0, HORIZON_S)
     station = (0.80, 0.86)
     if stop_work_at is None:
         work = [
@@ -307,8 +307,8 @@ def _practical(seed: int, stop_work_at: float | None) -> list[Actor]:
         work = [
             Waypoint(0.0, *station, mode="work", facing=1),
             Waypoint(stop_work_at, *station, mode="work", facing=1),
-            Waypoint(stop_work_at + 7.0, 0.24, 0.85, facing=1),  # walks over to the examiner
-            Waypoint(HORIZON_S, 0.24, 0.85, facing=1),
+            Waypoint(stop_work_at + 7.0, 0.22, 0.86, facing=1),  # walks over to the examiner
+            Waypoint(HORIZON_S, 0.22, 0.86, facing=1),
         ]
     worker = Walker(WORKER, tuple(work), height=0.50, role="candidate", seed=seed + 1)
 

@@ -83,7 +83,11 @@ def write_clip(
         }
 
         def encode(array: np.ndarray, index: int) -> None:
-            if array.ndim == 2:
+            if array.ndim == 2 and height % 4 == 0:
+                # x264 copies its input, so the array's buffer can be lent (no copy)
+                buffer = np.ascontiguousarray(array)
+                frame = av.VideoFrame.from_numpy_buffer(buffer, format="yuv420p")
+            elif array.ndim == 2:  # chroma rows straddle lines: let PyAV copy plane by plane
                 frame = av.VideoFrame.from_ndarray(array, format="yuv420p")
             else:
                 frame = av.VideoFrame.from_ndarray(array, format="bgr24")

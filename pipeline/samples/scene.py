@@ -125,8 +125,8 @@ def noise_pool(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positive and negative parts of NOISE_POOL luma noise fields (uint8, for saturating add)."""
     rng = np.random.default_rng(_stable_int("noise", width, height, sigma, seed))
-    fields_ = rng.normal(0.0, sigma, (NOISE_POOL, height + NOISE_ROWS, width)).round()
-    fields_ = np.clip(fields_, -60, 60)
+    shape = (NOISE_POOL, height + NOISE_ROWS, width)
+    fields_ = np.clip((rng.standard_normal(shape, dtype=np.float32) * sigma).round(), -60, 60)
     pos = np.clip(fields_, 0, None).astype(np.uint8)
     neg = np.clip(-fields_, 0, None).astype(np.uint8)
     pos.setflags(write=False)

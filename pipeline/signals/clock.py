@@ -9,7 +9,7 @@ cached by the crop's pixels, so a frozen or repeated clock is read once. Other s
 
 The clock is read from the native-resolution luma crop the sampler keeps
 (:attr:`FrameBatch.clock`): the camera's ``clock_region`` when configured, else the top and
-bottom bands, where the text box that parses as a time is located once per file. OCR is
+bottom bands, where the text box that parses as a time is located once per camera. OCR is
 rapidocr-onnxruntime (models inside the wheel; no download at run time); recognition only,
 once the box is known.
 
@@ -193,7 +193,10 @@ class ClockSignals:
         crops = batch.clock
         box: tuple[int, int, int, int] | None = None
         if batch.clock_region is None:
-            key = (batch.source_file, tuple(crops.shape[1:]))
+            # an NVR draws its clock in the same place in every file of a camera: locate it
+            # once per camera (and frame size) and worker, found or not
+            camera_id = getattr(getattr(ctx, "camera", None), "camera_id", None)
+            key = (camera_id or batch.source_file, tuple(crops.shape[1:]))
             if key not in _located:
                 _located[key] = self._locate_in(crops)
             box = _located[key]

@@ -19,19 +19,24 @@ MOTION_CELL_LEVEL = 2.0  # grey levels of a cell's mean
 _WEIGHTS = (1 << np.arange(63, -1, -1, dtype=np.uint64)).astype(np.uint64)
 
 
-def phash(gray: np.ndarray) -> int:
+def thumbnail(gray: np.ndarray) -> np.ndarray:
+    """32x32 area-averaged thumbnail (float32): all three per-sample values derive from it."""
+    return cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def phash(gray: np.ndarray, thumb: np.ndarray | None = None) -> int:
     """64-bit DCT hash of one luma image."""
-    thumb = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+    thumb = thumbnail(gray) if thumb is None else thumb
     low = cv2.dct(thumb)[:8, :8].ravel()
     bits = low > np.median(low[1:])  # the DC term only says how bright the picture is
     bits[0] = False
     return int((bits.astype(np.uint64) * _WEIGHTS).sum(dtype=np.uint64))
 
 
-def ahash(gray: np.ndarray) -> int:
+def ahash(gray: np.ndarray, thumb: np.ndarray | None = None) -> int:
     """64-bit average hash: 8x8 block means above their median. Unlike the DCT hash each bit
     is local, so a person covers a few bits while a turned camera changes many."""
-    blocks = cv2.resize(gray, (8, 8), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+    blocks = cell_means(gray, thumb).ravel()
     bits = blocks > np.median(blocks)
     return int((bits.astype(np.uint64) * _WEIGHTS).sum(dtype=np.uint64))
 
@@ -73,9 +78,10 @@ def majority(hashes: np.ndarray) -> int:
     return pack(bit_table(h).sum(axis=0, dtype=np.int64) * 2 > len(h))
 
 
-def cell_means(gray: np.ndarray) -> np.ndarray:
-    """8x8 grid of cell mean luma, float32."""
-    return cv2.resize(gray, (8, 8), interpolation=cv2.INTER_AREA).astype(np.float32)
+def cell_means(gray: np.ndarray, thumb: np.ndarray | None = None) -> np.ndarray:
+    """8x8 grid of cell mean luma, float32 (area means of the 32x32 thumbnail's 4x4 blocks)."""
+    thumb = thumbnail(gray) if thumb is None else thumb
+    return thumb.reshape(8, 4, 8, 4).mean(axis=(1, 3))
 
 
 def motion_cells(cells: np.ndarray, prev: np.ndarray | None) -> int:
@@ -99,13 +105,18 @@ class FingerprintSignals:
     def __call__(self, batch: FrameBatch, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         region = clock_region_of(ctx)
         gray = without_overlay(batch.gray, region)
-        layout = np.fromiter((ahash(g) for g in gray), dtype=np.uint64, count=len(gray))
+        n = len(gray)
+        fingerprint = np.zeros(n, dtype=np.uint64)
+        layout = np.zeros(n, dtype=np.uint64)
+        moved = np.zeros(n, dtype=np.uint64)
         prev = None
         if batch.prev is not None:
             prev = cell_means(without_overlay(gray_of(batch.prev), region))
-        moved = np.zeros(len(gray), dtype=np.uint64)
         for i, g in enumerate(gray):
-            cells = cell_means(g)
+            thumb = thumbnail(g)
+            cells = cell_means(g, thumb)
+            fingerprint[i] = phash(g, thumb)
+            layout[i] = ahash(g, thumb)
             moved[i] = motion_cells(cells, prev)
             prev = cells
-        return {"fingerprint": phashes(gray), "layout": layout, "motion_cells": moved}
+        return {"fingerprint": fingerprint, "layout": layout, "motion_cells": moved}

@@ -22,10 +22,11 @@ UNIFORM_STD_EXIT = 8.0
 # camera's temporal noise is as strong as its spatial noise (mean |diff| ~ 1.13 sigma for
 # white noise); a frozen picture, even re-encoded at every keyframe, changes far less than
 # the noise frozen into it. Below FROZEN_DIFF grey levels the picture is identical anyway.
-FROZEN_RATIO = 0.8
-FROZEN_RATIO_EXIT = 1.0
+FROZEN_RATIO = 0.7
+FROZEN_RATIO_EXIT = 0.9
 FROZEN_DIFF = 0.15
 _NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+_overlay_cache: dict = {}
 TRIM_BLOCKS = 58  # of 64: frame_diff ignores the six most changed blocks
 # Motion: fraction of pixels that changed by more than this (after a small blur).
 MOTION_LEVEL = 20.0
@@ -40,37 +41,60 @@ def gray_of(frames: np.ndarray) -> np.ndarray:
     return np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames])
 
 
-def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean |a - b| of two luma images with their mean brightness removed (drift-proof).
+def change(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """``(frame_diff, motion)`` of two luma images, from one difference image.
 
-    Averaged over an 8x8 grid of blocks leaving out the most changed tenth, so a ticking
+    frame_diff: mean |a - b| with the change of overall brightness removed (drift-proof),
+    averaged over an 8x8 grid of blocks leaving out the most changed tenth, so a ticking
     on-screen clock or camera name the NVR burns into a frozen feed does not make it live.
+    motion: share of pixels that changed by more than ``MOTION_LEVEL`` after a 3x3 blur
+    (sensor noise excluded).
     """
-    af = a.astype(np.float32)
-    bf = b.astype(np.float32)
-    d = np.abs((af - af.mean()) - (bf - bf.mean()))
+    d = cv2.subtract(a, b, dtype=cv2.CV_32F)
+    # the change of overall brightness, taken robustly: the median block, so a small region
+    # that changed a lot (the clock) does not shift it for the whole picture
+    shift = float(np.median(cv2.resize(d, (8, 8), interpolation=cv2.INTER_AREA)))
+    moved = cv2.blur(cv2.subtract(d, (shift, 0.0, 0.0, 0.0)), (3, 3))
+    motion = float(np.count_nonzero(cv2.absdiff(moved, (0.0, 0.0, 0.0, 0.0)) > MOTION_LEVEL))
+    d = cv2.absdiff(d, (shift, 0.0, 0.0, 0.0))
     blocks = np.sort(cv2.resize(d, (8, 8), interpolation=cv2.INTER_AREA).ravel())
-    return float(blocks[:TRIM_BLOCKS].mean())
+    return float(blocks[:TRIM_BLOCKS].mean()), motion / d.size
+
+
+def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """``frame_diff`` of :func:`change`."""
+    return change(a, b)[0]
 
 
 def without_overlay(
     gray: np.ndarray, region: tuple[float, float, float, float] | None
 ) -> np.ndarray:
-    """Luma with the burned-in clock box (``clock_region``) painted over by each picture's
-    median: the NVR keeps drawing the clock over a black, frozen or turned camera."""
+    """Luma with the burned-in clock box (``clock_region``) painted over by the mean of the
+    rest of each picture: the NVR keeps drawing the clock over a black, frozen or turned
+    camera. Computed once per batch and shared by the analysers."""
     if region is None or not len(gray):
         return gray
+    key = (id(gray), region)
+    hit = _overlay_cache.get(key)
+    if hit is not None and hit[0] is gray:
+        return hit[1]
     h, w = gray.shape[-2:]
     x, y, rw, rh = region
     pad_x, pad_y = 0.01 * w, 0.01 * h
     x0, y0 = max(0, int(x * w - pad_x)), max(0, int(y * h - pad_y))
-    x1, y1 = min(w, int(np.ceil((x + rw) * w + pad_x))), min(h, int(np.ceil((y + rh) * h + pad_y)))
-    out = gray.copy()
-    if gray.ndim == 2:
-        out[y0:y1, x0:x1] = np.median(gray)
-        return out
-    med = np.median(gray.reshape(len(gray), -1), axis=1).astype(np.uint8)
-    out[:, y0:y1, x0:x1] = med[:, None, None]
+    x1 = min(w, int(np.ceil((x + rw) * w + pad_x)))
+    y1 = min(h, int(np.ceil((y + rh) * h + pad_y)))
+    stack = gray[None] if gray.ndim == 2 else gray
+    total = stack.reshape(len(stack), -1).sum(axis=1, dtype=np.int64)
+    box = stack[:, y0:y1, x0:x1].reshape(len(stack), -1).sum(axis=1, dtype=np.int64)
+    rest = max(1, h * w - (y1 - y0) * (x1 - x0))
+    fill = np.round((total - box) / rest).astype(np.uint8)
+    out = stack.copy()
+    out[:, y0:y1, x0:x1] = fill[:, None, None]
+    out = out[0] if gray.ndim == 2 else out
+    while len(_overlay_cache) >= 2:  # the batch and its previous sample
+        _overlay_cache.pop(next(iter(_overlay_cache)))
+    _overlay_cache[key] = (gray, out)
     return out
 
 
@@ -82,20 +106,20 @@ def clock_region_of(ctx: AnalysisContext | None) -> tuple[float, float, float, f
 def noise_sigma(gray: np.ndarray) -> float:
     """Sensor-noise sigma of a luma image: Immerkaer's operator, averaged over the lower three
     quarters of its response so edges and texture do not count as noise."""
-    r = np.abs(cv2.filter2D(gray.astype(np.float32), -1, _NOISE_KERNEL)[1:-1, 1:-1]).ravel()
-    if not len(r):
+    # (on every pixel: subsampling would decorrelate the encoder-smoothed noise and inflate
+    # the estimate against the temporal difference it is compared with)
+    r = cv2.filter2D(gray, cv2.CV_16S, _NOISE_KERNEL)[1:-1, 1:-1]
+    if not r.size:
         return float("nan")
-    q = np.partition(r, int(0.75 * (len(r) - 1)))[: int(0.75 * (len(r) - 1)) + 1]
+    # |r| saturated at 255 (only edges get there) and its histogram, all in OpenCV
+    mag = cv2.convertScaleAbs(r)
+    counts = cv2.calcHist([mag], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    cum = np.cumsum(counts)
+    cut = int(np.searchsorted(cum, 0.75 * cum[-1]))  # the 75th percentile of |r|
+    values = np.arange(cut + 1)
+    lower = counts[: cut + 1]
     # E|X| over the lower 75 % of a half-normal is 0.5146 sigma; the kernel's gain is 6
-    return float(q.mean() / (0.5146 * 6.0))
-
-
-def motion_fraction(a: np.ndarray, b: np.ndarray) -> float:
-    """Share of pixels that changed clearly between two luma images (sensor noise excluded)."""
-    da = cv2.blur(a, (3, 3)).astype(np.int16)
-    db = cv2.blur(b, (3, 3)).astype(np.int16)
-    shift = round(float(da.mean() - db.mean()))
-    return float((np.abs(da - db - shift) > MOTION_LEVEL).mean())
+    return float((values * lower).sum() / max(1, lower.sum()) / (0.5146 * 6.0))
 
 
 def is_black(brightness: np.ndarray, contrast: np.ndarray) -> np.ndarray:
@@ -160,8 +184,7 @@ class PictureSignals:
             contrast[i] = std[0, 0]
             noise[i] = noise_sigma(g)
             if prev is not None:
-                diff[i] = frame_difference(g, prev)
-                motion[i] = motion_fraction(g, prev)
+                diff[i], motion[i] = change(g, prev)
             prev = g
         return {
             "brightness": brightness,

@@ -1,0 +1,124 @@
+"""Pure functions behind the integrity analysers: noise floor, frame difference, overlay mask,
+hashes, clock parsing. Fast, no video."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from pipeline.signals.clock import clock_offset, parse_clock
+from pipeline.signals.fingerprint import ahash, hamming, majority, motion_cells, phash
+from pipeline.signals.picture import (
+    FROZEN_RATIO_EXIT,
+    frame_difference,
+    is_black,
+    is_still,
+    noise_sigma,
+    still_score,
+    without_overlay,
+)
+
+RNG = np.random.default_rng(7)
+
+
+def scene(noise: float = 0.0, shift: float = 0.0) -> np.ndarray:
+    y, x = np.mgrid[0:180, 0:320]
+    base = 90 + 60 * (x > 160) + 30 * np.sin(y / 9.0) + shift
+    return np.clip(base + RNG.normal(0, noise, base.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 4.0])
+def test_noise_sigma_measures_sensor_noise_not_texture(sigma):
+    assert noise_sigma(scene(sigma)) == pytest.approx(sigma, rel=0.2)
+    assert noise_sigma(scene(0.0)) < 0.5  # edges and shading are not noise
+
+
+def test_still_score_separates_live_noise_from_a_repeated_picture():
+    a, b = scene(2.0), scene(2.0)
+    live = still_score(np.array([frame_difference(a, b)]), np.array([noise_sigma(b)]))[0]
+    same = still_score(np.array([frame_difference(a, a)]), np.array([noise_sigma(a)]))[0]
+    # white noise, the least favourable case: mean |a - b| = 1.13 sigma; encoders smooth the
+    # spatial noise a frozen picture is judged against, which only raises the score
+    assert live > FROZEN_RATIO_EXIT + 0.1 and same == 0.0
+
+
+def test_frame_difference_ignores_lighting_drift_and_a_ticking_clock():
+    a = scene(0.0)
+    brighter = scene(0.0, shift=6.0)
+    assert frame_difference(a, brighter) < 0.6
+    ticking = a.copy()
+    ticking[5:20, 10:60] = 255 - ticking[5:20, 10:60]  # digits changed in one corner
+    assert frame_difference(a, ticking) < 0.2
+
+
+def test_is_still_has_hysteresis_and_keeps_state_over_unknowns():
+    diff = np.array([5.0, 0.0, 0.0, np.nan, 0.9, 5.0])
+    noise = np.ones(6)
+    assert is_still(diff, noise).tolist() == [False, True, True, True, True, False]
+
+
+def test_is_black_dark_or_uniform():
+    luma = np.array([100.0, 10.0, 30.0, 100.0, 100.0])
+    std = np.array([40.0, 3.0, 3.0, 2.0, 40.0])
+    assert is_black(luma, std).tolist() == [False, True, True, True, False]
+
+
+def test_overlay_box_is_painted_over_with_the_rest_of_the_picture():
+    g = np.zeros((2, 100, 200), np.uint8)
+    g[:, :10, :100] = 255  # the clock box, white
+    out = without_overlay(g, (0.0, 0.0, 0.5, 0.1))
+    assert out.max() == 0 and g.max() == 255  # input untouched, box gone
+
+
+def room(noise: float) -> np.ndarray:
+    """A textured picture (blurred random blobs), the same each call but for the noise."""
+    import cv2
+
+    base = cv2.GaussianBlur(np.random.default_rng(3).uniform(0, 255, (180, 320)), (0, 0), 12)
+    base = (base - base.min()) / (base.max() - base.min()) * 160 + 40
+    return np.clip(base + RNG.normal(0, noise, base.shape), 0, 255).astype(np.uint8)
+
+
+def test_hashes():
+    a = room(2.0)
+    assert hamming(phash(a), phash(room(2.0))) <= 4  # noise does not move the hash
+    assert hamming(ahash(a), ahash(room(2.0))) <= 4
+    assert hamming(ahash(a), ahash(a[:, ::-1].copy())) >= 16  # another view does
+    assert hamming(phash(a), phash(a[:, ::-1].copy())) >= 16
+    hashes = np.array([0b1011, 0b1001, 0b1011], dtype=np.uint64)
+    assert majority(hashes) == 0b1011
+    cells = np.zeros((8, 8), np.float32)
+    moved = cells.copy()
+    moved[2, 3] = 50.0
+    bits = motion_cells(moved, cells)
+    assert bin(bits).count("1") == 1 and motion_cells(cells + 7.0, cells) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2022-03-15 08:31:07", ((2022, 3, 15), (8, 31, 7))),
+        (" 2022/03/15  08:31:07", ((2022, 3, 15), (8, 31, 7))),
+        ("2022-03-15 O8:3l:07", ((2022, 3, 15), (8, 31, 7))),  # OCR letter/digit mix-ups
+        ("08:31:07", (None, (8, 31, 7))),
+        ("2022年03月15日 08:31:07", ((2022, 3, 15), (8, 31, 7))),
+        ("CAM 01", None),
+        ("2022-03-15 25:61:07", None),
+    ],
+)
+def test_parse_clock(text, expected):
+    assert parse_clock(text) == expected
+
+
+def test_clock_offset_in_local_time_and_across_midnight():
+    tz = ZoneInfo("Asia/Shanghai")
+    at = datetime(2022, 3, 15, 0, 30, 0, tzinfo=UTC)  # 08:30:00 local
+    assert clock_offset(((2022, 3, 15), (8, 30, 2)), at, tz) == pytest.approx(2.0)
+    assert clock_offset((None, (8, 32, 0)), at, tz) == pytest.approx(120.0)
+    late = datetime(2022, 3, 15, 15, 59, 59, tzinfo=UTC)  # 23:59:59 local
+    assert clock_offset((None, (0, 0, 1)), late, tz) == pytest.approx(2.0)  # next day
+    # without a time zone, whole quarter hours are not counted (the clock's zone is unknown)
+    assert clock_offset(((2022, 3, 15), (8, 30, 2)), at, None) == pytest.approx(2.0)
