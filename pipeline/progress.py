@@ -29,6 +29,8 @@ class Progress:
         self._t0 = time.monotonic()
         self._frames = 0
         self._seconds = 0.0
+        self._name: str | None = None
+        self.timings: dict[str, float] = {}  # seconds per finished stage, for benchmarks
 
     def __enter__(self) -> Progress:
         if self.enabled:
@@ -53,10 +55,19 @@ class Progress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._close_stage()
         if self._bar is not None:
             self._bar.__exit__(exc_type, exc, tb)
 
+    def _close_stage(self) -> None:
+        if self._name is not None:
+            elapsed = time.monotonic() - self._t0
+            self.timings[self._name] = self.timings.get(self._name, 0.0) + elapsed
+            self._name = None
+
     def stage(self, name: str, total: int, unit: str) -> None:
+        self._close_stage()
+        self._name = name
         self._t0 = time.monotonic()
         self._frames = 0
         self._seconds = 0.0

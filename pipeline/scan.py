@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -63,6 +64,7 @@ class ScanResult:
     events: int = 0
     detector: str | None = None
     warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
 def resolve_inputs(opts: ScanOptions) -> tuple[Site, list[ExamSession]]:
@@ -169,7 +171,9 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
         say(f"detector: {det.name} ({getattr(det, 'reason', 'as requested')})")
     with ExitStack() as stack:
         progress = stack.enter_context(Progress(enabled=opts.progress))
+        progress.stage("cluster", total=1, unit="")
         client = stack.enter_context(dask_client(opts.workers, opts.scheduler))
+        progress.advance()
         # probe: one task per file
         progress.stage("probe", total=len(recordings), unit="files")
         futures = client.map(probe_task, recordings, evidence_dir=str(out), pure=False, retries=2)
@@ -256,10 +260,17 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
     result.unreadable = len({e.source_file for e in events if e.kind == "file_unreadable"})
     result.sessions = len(session_rows)
     result.events = len(events)
+    result.timings = dict(progress.timings)
+    t0 = time.perf_counter()
     _write_tables(out, root, probes, session_rows, events, full_timeline)
+    result.timings["write"] = time.perf_counter() - t0
     if opts.report:
+        t0 = time.perf_counter()
         _report(out)
+        result.timings["report"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     _write_manifest(out, root, probes, site, opts)
+    result.timings["manifest"] = time.perf_counter() - t0
     result.exit_code = 1 if result.unreadable else 0
     return result
 
