@@ -200,6 +200,7 @@ def integrity_pass(path: Path) -> tuple[float, dict]:
     """(b) what ``examaudit scan`` does per file for the integrity check, in one process."""
     import pyarrow as pa
 
+    import pipeline.signals.clock as clock
     from pipeline.analysis import FINDERS, analysers_for, load
     from pipeline.config import Analysis, Camera, Rules, Site
     from pipeline.findings import SessionContext
@@ -211,8 +212,6 @@ def integrity_pass(path: Path) -> tuple[float, dict]:
     from pipeline.signals import AnalysisContext, run_analysers
     from pipeline.signals.clock import ocr_engine
     from pipeline.tasks import timeline_rows
-
-    import pipeline.signals.clock as clock
 
     ocr_engine()  # loaded once per worker process; not part of a file's cost
     clock._text_cache.clear()  # but no reads remembered from an earlier run of this benchmark

@@ -10,12 +10,12 @@ import json
 import statistics
 import time
 
-from benchmarks.media import long_recording
+from benchmarks.media import MediaSpec, recording
 from pipeline.probe import probe_file
 
 
 def measure(minutes: float = 10, runs: int = 3) -> dict:
-    path = long_recording(minutes)
+    path = recording(MediaSpec(minutes=minutes))
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()

@@ -10,7 +10,7 @@ import pytest
 from clipgen import SCHEDULE_HEADER, write_clip
 from distributed import Client, LocalCluster
 
-from benchmarks.media import tile
+from benchmarks.media import concat
 from pipeline.scan import ScanOptions, run_scan
 
 CHECKS = ("coverage", "integrity")
@@ -81,7 +81,7 @@ def test_long_file_in_bounded_memory(tmp_path: Path) -> None:
     for minutes in (10, 120):
         root = tmp_path / f"c{minutes}"
         root.mkdir()
-        tile(parts, root / "cam01_20220315T080000.mp4", minutes * 60)
+        concat([parts[i % 3] for i in range(minutes * 3)], root / "cam01_20220315T080000.mp4")
         end = f"{8 + minutes // 60:02d}:{minutes % 60:02d}"
         (root / "schedule.csv").write_text(
             SCHEDULE_HEADER + f"S1,C1,R1,cam01,theory,x,2022-03-15T08:00:00+08:00,"

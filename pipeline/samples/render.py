@@ -40,6 +40,8 @@ def write_clip(
     preset: str = DEFAULT_PRESET,
     x264_params: str = DEFAULT_X264_PARAMS,
     creation_time: datetime | None = None,
+    codec: str = "libx264",
+    threads: int = 1,
 ) -> Path:
     """Encode ``frames`` to an H.264/yuv420p MP4 at ``path``.
 
@@ -69,18 +71,26 @@ def write_clip(
             container.metadata["creation_time"] = creation_time.astimezone(UTC).strftime(
                 "%Y-%m-%dT%H:%M:%S.000000Z"
             )
-        stream = container.add_stream("libx264", rate=fps)
+        stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = Fraction(1, fps)
-        stream.codec_context.thread_count = 1
-        stream.options = {
-            "crf": str(crf),
-            "preset": preset,
-            "threads": "1",
-            "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:threads=1"
-            + (f":{x264_params}" if x264_params else ""),
-        }
+        stream.codec_context.thread_count = threads
+        if codec == "libx265":  # benchmarks: H.265 NVR exports
+            stream.options = {
+                "crf": str(crf),
+                "preset": preset,
+                "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:pools={threads}"
+                ":frame-threads=1:log-level=error",
+            }
+        else:
+            stream.options = {
+                "crf": str(crf),
+                "preset": preset,
+                "threads": str(threads),
+                "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:threads={threads}"
+                + (f":{x264_params}" if x264_params else ""),
+            }
 
         def encode(array: np.ndarray, index: int) -> None:
             if array.ndim == 2 and height % 4 == 0:

@@ -1,0 +1,288 @@
+"""The benchmark suite: `python -m benchmarks` (see benchmarks/README.md).
+
+On the same recordings, as ratios: the pure keyframe-decode time (the practical limit of a
+sampled audit), `examaudit scan` end to end (probe, integrity, people, events, evidence, clips,
+report) with its stages, a coverage-only scan, and two peers doing the same checks: a plain
+OpenCV loop reading every frame with the same HOG detector every k frames (what a user writes
+first), and FFmpeg's blackdetect+freezedetect filters. Also scaling from 1 to 2 Dask workers
+and from 1 to 16 files, and peak RSS per worker on a 2-hour file. Medians of >= 3 runs.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+import psutil
+
+from benchmarks.media import WORK, MediaSpec, centre, recording, split
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SAMPLE_EVERY_S = 2.0
+
+
+def median_of(runs: int, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``fn`` ``runs`` times; numbers become medians, the first run's other values stay."""
+    results = [fn() for _ in range(runs)]
+    out: dict[str, Any] = {}
+    for key, value in results[0].items():
+        values = [r[key] for r in results]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[key] = statistics.median(values)
+        elif isinstance(value, dict):
+            out[key] = {k: statistics.median([v[k] for v in values]) for k in value}
+        else:
+            out[key] = value
+    out["runs"] = runs
+    return out
+
+
+def keyframe_decode(path: Path) -> dict[str, Any]:
+    """Decode every keyframe, nothing else, no conversion: what any sampled audit must pay."""
+    t0 = time.perf_counter()
+    n = 0
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        stream.codec_context.skip_frame = "NONKEY"
+        for _ in c.decode(stream):
+            n += 1
+    return {"seconds": time.perf_counter() - t0, "frames_decoded": n}
+
+
+def opencv_peer(path: Path, every_k: int) -> dict[str, Any]:
+    """What a user writes first: read every frame with OpenCV, black/frozen from every frame,
+    the same HOG detector on every k-th frame at 640 px."""
+    from pipeline.detectors import make_detector
+
+    detector = make_detector("hog", "cpu")
+    cap = cv2.VideoCapture(str(path))
+    t0 = time.perf_counter()
+    n = dark = still = people = 0
+    prev = None
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        dark += float(gray.mean()) < 20
+        if prev is not None:
+            still += float(cv2.absdiff(gray, prev).mean()) < 0.5
+        prev = gray
+        if n % every_k == 0:
+            small = cv2.resize(frame, (640, 640 * frame.shape[0] // frame.shape[1]))
+            people += len(detector.detect(small[None])[0].boxes)
+        n += 1
+    cap.release()
+    return {"seconds": time.perf_counter() - t0, "frames_decoded": n}
+
+
+def ffmpeg_peer(path: Path) -> dict[str, Any]:
+    import imageio_ffmpeg
+
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-hide_banner",
+        "-nostats",
+        "-threads",
+        "1",
+        "-i",
+        str(path),
+        "-vf",
+        "blackdetect=d=5,freezedetect=d=10",
+        "-f",
+        "null",
+        "-",
+    ]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, capture_output=True, check=True)
+    return {"seconds": time.perf_counter() - t0}
+
+
+def _worker_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def scan(
+    folder: Path,
+    workers: int,
+    checks: tuple[str, ...] = ("coverage", "integrity", "people"),
+    clips: bool = True,
+) -> dict[str, Any]:
+    """`examaudit scan` on a fresh cluster of ``workers`` processes into a fresh folder;
+    seconds exclude starting the cluster (reported apart)."""
+    from distributed import Client, LocalCluster
+
+    from pipeline.scan import ScanOptions, run_scan
+
+    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+        t0 = time.perf_counter()
+        with (
+            LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            started = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            result = run_scan(
+                ScanOptions(
+                    folder,
+                    out=Path(tmp) / "ev",
+                    scheduler=cluster.scheduler_address,
+                    checks=checks,
+                    clips=clips,
+                    report=clips,
+                    detector="hog",
+                ),
+                say=lambda m: None,
+            )
+            seconds = time.perf_counter() - t0
+            peaks = client.run(_worker_peak_mb)
+        import pyarrow.parquet as pq
+
+        events = pq.read_table(Path(tmp) / "ev" / "events.parquet").to_pylist()
+        samples = pq.read_table(Path(tmp) / "ev" / "timeline.parquet", columns=["t"]).num_rows
+    return {
+        "seconds": seconds,
+        "cluster_start_s": started,
+        "stages": {k: round(v, 3) for k, v in result.timings.items()},
+        "peak_rss_mb_per_worker": max(peaks.values()),
+        "samples": samples,
+        "findings": sorted({e["kind"] for e in events}),
+        "finding_s": sum(e["duration_s"] for e in events),
+        "exit_code": result.exit_code,
+    }
+
+
+def frames_decoded_by_scan(path: Path) -> int:
+    """What the sampler decodes: keyframes only when they are no further apart than the
+    sampling interval, else every frame (P/B frames need their references)."""
+    from pipeline.config import Analysis
+    from pipeline.probe import probe_file
+    from pipeline.sampling import keyframe_interval
+
+    probe = probe_file(path)
+    gop = keyframe_interval(probe)
+    if gop is not None and Analysis().sample_every_s >= gop - 1e-3:
+        return len(probe.keyframes_s)
+    return probe.frame_count
+
+
+def measure_file(spec: MediaSpec, runs: int, peers: bool) -> dict[str, Any]:
+    path = recording(spec)
+    with av.open(str(path)) as c:
+        duration = float(c.duration) / 1e6
+    folder = centre(WORK / f"centre_{spec.name}", [path], clock=not spec.tiled)
+    row: dict[str, Any] = {
+        "file": spec.name,
+        "duration_s": duration,
+        "size_mb": round(path.stat().st_size / 1e6, 1),
+    }
+    row["keyframe_decode"] = median_of(runs, lambda: keyframe_decode(path))
+    row["scan"] = median_of(runs, lambda: scan(folder, workers=2))
+    row["scan_1_worker"] = median_of(runs, lambda: scan(folder, workers=1))
+    row["coverage_only"] = median_of(runs, lambda: scan(folder, 1, ("coverage",), clips=False))
+    row["scan"]["frames_decoded"] = frames_decoded_by_scan(path)
+    if peers:
+        k = round(SAMPLE_EVERY_S * spec.fps)
+        row["opencv_peer"] = median_of(runs, lambda: opencv_peer(path, k))
+        row["ffmpeg_peer"] = median_of(runs, lambda: ffmpeg_peer(path))
+    return row
+
+
+def scaling(runs: int) -> dict[str, Any]:
+    """1 file vs the same footage in 16 files, and 1 vs 2 workers on the 16 files."""
+    spec = MediaSpec(1280, 720)
+    path = recording(spec)
+    one = centre(WORK / "scaling_1file", [path])
+    pieces = split(path, WORK / "scaling_16files_src", 16)
+    many = centre(WORK / "scaling_16files", pieces)
+    out = {
+        "footage": spec.name,
+        "1_file_1_worker": median_of(runs, lambda: scan(one, 1)),
+        "16_files_1_worker": median_of(runs, lambda: scan(many, 1)),
+        "16_files_2_workers": median_of(runs, lambda: scan(many, 2)),
+    }
+    out["speedup_2_workers_16_files"] = (
+        out["16_files_1_worker"]["seconds"] / out["16_files_2_workers"]["seconds"]
+    )
+    return out
+
+
+def machine() -> dict[str, Any]:
+    freq = psutil.cpu_freq()
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": psutil.cpu_count(logical=True),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu_mhz": round(freq.max or freq.current) if freq else None,
+        "python": platform.python_version(),
+        "pyav": av.__version__,
+        "opencv": cv2.__version__,
+        "numpy": np.__version__,
+        "ffmpeg_peer": "imageio-ffmpeg",
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def summarise(row: dict[str, Any]) -> dict[str, Any]:
+    """Ratios and x-real-time figures of one file's measurements."""
+    d = row["duration_s"]
+    kf = row["keyframe_decode"]["seconds"]
+    sc = row["scan"]["seconds"]
+    s = {
+        "x_real_time_keyframe_decode": d / kf,
+        "x_real_time_scan": d / sc,
+        "x_real_time_scan_1_worker": d / row["scan_1_worker"]["seconds"],
+        "x_real_time_coverage_only": d / row["coverage_only"]["seconds"],
+        "scan_over_keyframe_decode": sc / kf,
+        "scan_1_worker_over_keyframe_decode": row["scan_1_worker"]["seconds"] / kf,
+        "frames_decoded_per_video_s_scan": row["scan"]["frames_decoded"] / d,
+        "peak_rss_mb_per_worker": row["scan"]["peak_rss_mb_per_worker"],
+    }
+    if row["scan"]["finding_s"]:
+        s["frames_decoded_per_finding_s_scan"] = (
+            row["scan"]["frames_decoded"] / row["scan"]["finding_s"]
+        )
+    if "opencv_peer" in row:
+        s["opencv_over_scan"] = row["opencv_peer"]["seconds"] / sc
+        s["x_real_time_opencv"] = d / row["opencv_peer"]["seconds"]
+        s["frames_decoded_per_video_s_opencv"] = row["opencv_peer"]["frames_decoded"] / d
+        s["ffmpeg_over_scan"] = row["ffmpeg_peer"]["seconds"] / sc
+        s["x_real_time_ffmpeg"] = d / row["ffmpeg_peer"]["seconds"]
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in s.items()}
+
+
+def write_results(results: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = f"{platform.node() or 'machine'}-{date.today().isoformat()}.json"
+    path = RESULTS / name
+    path.write_text(json.dumps(results, indent=2, default=str))
+    return path
+
+
+def clean_work() -> None:
+    for folder in WORK.glob("centre_*"):
+        shutil.rmtree(folder, ignore_errors=True)
