@@ -111,7 +111,15 @@ def ffmpeg_peer(path: Path) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t0}
 
 
-def _worker_peak_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM belongs to the address space, so a
+    worker does not inherit its parent's peak (getrusage's ru_maxrss does, across exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -150,7 +158,7 @@ def scan(
                 say=lambda m: None,
             )
             seconds = time.perf_counter() - t0
-            peaks = client.run(_worker_peak_mb)
+            peaks = client.run(peak_rss_mb)
         import pyarrow.parquet as pq
 
         events = pq.read_table(Path(tmp) / "ev" / "events.parquet").to_pylist()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import resource
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -11,13 +10,10 @@ from clipgen import SCHEDULE_HEADER, write_clip
 from distributed import Client, LocalCluster
 
 from benchmarks.media import concat
+from benchmarks.suite import peak_rss_mb
 from pipeline.scan import ScanOptions, run_scan
 
 CHECKS = ("coverage", "integrity")
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def scan_on_cluster(root: Path, out: Path) -> tuple[int, dict[str, float]]:
@@ -39,7 +35,7 @@ def scan_on_cluster(root: Path, out: Path) -> tuple[int, dict[str, float]]:
             ),
             say=lambda m: None,
         )
-        return result.exit_code, client.run(_peak_rss_mb)
+        return result.exit_code, client.run(peak_rss_mb)
 
 
 def test_200_recordings_50_sessions(tmp_path: Path) -> None:
