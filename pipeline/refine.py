@@ -1,11 +1,16 @@
-"""Coarse to fine: place event boundaries found from sparse samples to within a frame step.
+"""Coarse to fine: place boundaries found from sparse samples, decoding only around them.
 
 A finder knows a boundary only to within one sampling step: the last sample outside the
 state and the first inside (``details.start_bracket_s`` / ``end_bracket_s``, file offsets).
-Here just those few seconds are decoded again (from the keyframe before, every frame, scaled
-down) and the same per-picture test the analysers use is applied to each frame. Events that
-the finder kept as candidates up to one step short of the site's minimum duration
-(``details.min_s``) are dropped when the refined duration is still below it.
+Where that bracket is wider than ``2 x max_error_s``, just those seconds are decoded again
+(from the keyframe before, every frame, scaled down) and the same per-picture test the
+analysers use is applied to each frame (black, frozen, view changed). Events that the finder
+kept as candidates up to one step short of the site's minimum duration (``details.min_s``)
+are dropped when the refined duration is still below it.
+
+Looped footage is verified frame by frame (hash matches only nominate candidates) and its
+ends placed by comparing copy and original frames; clock jumps are placed by reading the
+clock on decoded keyframes (halving the bracket) and then every half second.
 """
 
 from __future__ import annotations
@@ -210,11 +215,12 @@ def _refine_loop(event: Event, probes: Mapping[str, FileProbe], site: Site) -> E
 def _refine_clock_jump(
     event: Event, probes: Mapping[str, FileProbe], site: Site, max_error_s: float
 ) -> Event:
-    """Read the clock once per second between the two samples that bracket a jump.
+    """Place a clock jump between the two reads that bracket it, to about half a second.
 
-    Each read is classed with the offset before or after the jump; the jump sits between the
-    last read before and the first after (the clock shows whole seconds, so a read per second
-    is all that continuity needs).
+    A wide bracket (reads from two chunks, or sparse sampling) is first halved on decoded
+    keyframes, each OCR'd and classed with the offset before or after the jump; then the
+    clock is read every half second in the last couple of seconds (it shows whole seconds,
+    so that is all continuity needs).
     """
     from pipeline.signals.clock import MIN_SCORE, clock_offset, parse_clock, recognise
 
@@ -224,36 +230,47 @@ def _refine_clock_jump(
     region = site.camera(event.camera_id or "").clock_region
     if not bracket or probe is None or probe.start is None or region is None:
         return event
-    a, b = bracket
+    a, b = (float(v) for v in bracket)
     if b - a <= 2 * max_error_s:
         return event  # the midpoint the finder reported is already that close
     width = min(int(probe.width or 1280), 1280)
-    t, frames = decode_window(probe.path, a + 0.5, b - 0.25, width=width, step_s=0.5)
-    if not len(t):
-        return event
-    h, w = frames.shape[1:3]
-    x, y, rw, rh = region
     before, after = float(d["offset_before_s"]), float(d["offset_after_s"])
-    tz = site.tz
-    last_before, first_after = a, b
-    for ti, frame in zip(t, frames, strict=True):
+    x, y, rw, rh = region
+
+    def side(frame: np.ndarray, t: float) -> bool | None:
+        """True when the clock at file offset ``t`` reads as after the jump."""
+        h, w = frame.shape[:2]
         crop = gray_of(frame)[int(y * h) : int((y + rh) * h), int(x * w) : int((x + rw) * w)]
         text, score = recognise(crop)
         parsed = parse_clock(text) if score >= MIN_SCORE else None
-        if parsed is None:
+        off = clock_offset(parsed, probe.at(t), site.tz) if parsed else None
+        return None if off is None else abs(off - after) < abs(off - before)
+
+    keys = np.asarray(probe.keyframes_s, dtype=np.float64)
+    for _ in range(16):  # halve on keyframes: each decodes alone
+        inside = keys[(keys > a + 0.5) & (keys < b - 0.5)]
+        if b - a <= 4.0 or not len(inside):
+            break
+        k = float(inside[np.argmin(np.abs(inside - (a + b) / 2))])
+        t, frames = decode_window(probe.path, k, k, width=width)
+        got = side(frames[0], float(t[0])) if len(t) else None
+        if got is None:  # unreadable here (covered lens...): give up halving
+            break
+        a, b = (a, k) if got else (k, b)
+    t, frames = decode_window(probe.path, a + 0.5, b - 0.25, width=width, step_s=0.5)
+    for ti, frame in zip(t, frames, strict=True):
+        got = side(frame, float(ti))
+        if got is None:
             continue
-        off = clock_offset(parsed, probe.at(float(ti)), tz)
-        if off is None:
-            continue
-        if abs(off - before) < abs(off - after):
-            last_before = max(last_before, float(ti))
-        elif float(ti) < first_after:
-            first_after = float(ti)
-    if first_after <= last_before:
+        if got:
+            b = min(b, float(ti))
+        else:
+            a = max(a, float(ti))
+    if b <= a:
         return event
-    at = (last_before + first_after) / 2
+    at = (a + b) / 2
     d["start_t_file_s"] = round(at, 3)
-    d["start_bracket_s"] = [last_before, first_after]
+    d["start_bracket_s"] = [a, b]
     d["refined"] = True
     start = probe.at(at)
     return replace(event, start=start, end=max(start, event.end), details=d)

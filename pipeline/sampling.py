@@ -24,6 +24,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from pipeline.config import Analysis
 from pipeline.errors import RecordingError
@@ -90,6 +91,24 @@ def plan_chunks(probe: FileProbe, analysis: Analysis) -> list[Chunk]:
         cuts.append(cut)
     ends = [*cuts[1:], duration]
     return [Chunk(i, a, b) for i, (a, b) in enumerate(zip(cuts, ends, strict=True))]
+
+
+class Scaler:
+    """FFmpeg's scaler (swscale) with its context kept across frames.
+
+    ``frame.to_ndarray(width=..., ...)`` builds a new scaling context for every frame, and
+    setting one up (its filter tables) costs several times the scaling itself; one
+    ``VideoReformatter`` per pass reuses it while size and format stay the same.
+    """
+
+    def __init__(self) -> None:
+        self._reformatter = VideoReformatter()
+
+    def __call__(self, frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+        scaled = self._reformatter.reformat(
+            frame, width=width, height=height, format="bgr24", interpolation=INTERPOLATION
+        )
+        return scaled.to_ndarray()
 
 
 def _scaled_size(width: int, height: int, target: int) -> tuple[int, int]:
@@ -179,6 +198,7 @@ def sample_chunk(
             except av.error.FFmpegError as exc:
                 raise RecordingError(path, f"cannot seek to {begin:.1f} s: {exc}") from None
 
+        scale = Scaler()
         times: list[float] = []
         frames: list[np.ndarray] = []
         crops: list[np.ndarray | None] = []
@@ -201,9 +221,7 @@ def sample_chunk(
             if bucket == last_bucket:
                 return True
             last_bucket = bucket
-            image = frame.to_ndarray(
-                width=out_w, height=out_h, format="bgr24", interpolation=INTERPOLATION
-            )
+            image = scale(frame, out_w, out_h)
             if t < chunk.start_s - _EPS:
                 prev = image
                 return True
@@ -285,6 +303,7 @@ def decode_window(
     Returns ``(t_s, frames)``; frames that fail to decode are skipped.
     """
     path = Path(path)
+    scale = Scaler()
     times: list[float] = []
     frames: list[np.ndarray] = []
     with _open(path) as container:
@@ -316,11 +335,7 @@ def decode_window(
                         continue
                     last = t
                     times.append(t)
-                    frames.append(
-                        frame.to_ndarray(
-                            width=out_w, height=out_h, format="bgr24", interpolation=INTERPOLATION
-                        )
-                    )
+                    frames.append(scale(frame, out_w, out_h))
                 if stop:
                     break
         except av.error.FFmpegError:

@@ -231,12 +231,16 @@ def test_same_room_in_two_sessions_is_not_a_loop(clips, first, second):
     assert events == [], summary(events, T0)
 
 
-def test_clock_cut_found(clips):
-    events, timeline = analyse([(clips["clock_cut"], "clk", "S1", T0)])
+@pytest.mark.parametrize("chunk_s", [60.0, 30.0])
+def test_clock_cut_found(clips, chunk_s):
+    """With 60 s chunks the cut is bisected inside the chunk's reads; with 30 s chunks it
+    falls between two chunks' reads and refinement bisects the keyframes in between."""
+    site = replace(SITE, analysis=replace(SITE.analysis, chunk_s=chunk_s))
+    events, timeline = analyse([(clips["clock_cut"], "clk", "S1", T0)], site)
     got = summary(events, T0)
     assert [g[0] for g in got] == ["clock_jump"], got
     assert abs(got[0][1] - 41.3) <= 2 and abs(got[0][2] - 80) <= 2, got  # ahead to the end
-    assert abs(got[0][1] - 41.3) <= 1, got  # between the two samples around the jump
+    assert abs(got[0][1] - 41.3) <= 1, got
     assert abs(events[0].details["jump_s"] - 120) <= 2
     read = pa.compute.sum(pa.compute.is_valid(timeline["clock_offset_s"])).as_py()
     assert 3 <= read < timeline.num_rows  # sparse OCR, not every sample
@@ -250,6 +254,17 @@ def test_clean_footage_has_no_findings(clips, name):
     if name == "clock_ok":
         offs = timeline["clock_offset_s"].drop_null().to_pylist()
         assert offs and all(abs(o) <= 1.5 for o in offs), offs
+
+
+def test_file_time_altered(clips):
+    """The file claims to start 30 s later than its burned-in clock shows: the whole file is
+    one clock_jump, with the measured offset."""
+    start = T0 + timedelta(seconds=30)
+    events, _ = analyse([(clips["clock_ok"], "clk", "S1", start)])
+    assert [e.kind for e in events] == ["clock_jump"], summary(events, start)
+    a, b = offsets(events[0], start)
+    assert a <= 1 and b >= 58, (a, b)
+    assert abs(events[0].details["clock_offset_s"] + 30) <= 1.5
 
 
 def test_clock_region_found_automatically(clips):

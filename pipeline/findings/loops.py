@@ -41,6 +41,7 @@ MATCH_BITS = 10
 MIN_OVERLAP = 0.5  # share of changed cells two matching samples have in common
 EXTEND_OVERLAP = 0.3
 MIN_ACTIVE = 4
+MIN_SEEDED = 0.5  # share of the stretch's moving samples that matched as seeds
 MAX_CANDIDATES = 3  # nominations of one copied stretch (different originals or lags)
 MAX_BUCKET = 400  # a band value shared by more samples carries no information
 BANDS = 4
@@ -267,6 +268,11 @@ def _extend(fp, mc, tf, orig_bounds, copy_bounds, copy_idx, lag, step):
     aligned = [distance(c) for c in range(c0, c1 + 1)]
     good = [d for d, o in aligned if o is not None]
     if len(good) < 0.8 * len(aligned) or aligned[0][1] is None:
+        return None
+    # most samples that show movement in the stretch must have matched on their own: a room
+    # where the same people keep moving about matches a few of them at any lag by chance
+    moving = int(np.count_nonzero(mc[c0 : c1 + 1]))
+    if len(verified) < MIN_SEEDED * moving:
         return None
     return c0, c1, aligned[0][1], float(np.mean(good))
 

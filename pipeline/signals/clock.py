@@ -1,11 +1,15 @@
 """Burned-in clock: OCR'd time minus the file timeline (``clock_offset_s``), read sparingly.
 
-OCR costs ~100x a sample's other signals, so it reads only what proves continuity: one read
-every ``READ_EVERY_S`` plus the chunk's last sample, one crop at a time (its shape never
-changes, so the model runs at its fastest; a new batch shape costs more than it saves).
-Where two neighbouring reads disagree by more than ``rules.max_clock_drift_s``, the samples
-between them are bisected until the jump sits between two adjacent samples. A read is
-cached by the crop's pixels, so a frozen or repeated clock is read once. Other samples stay NaN.
+OCR costs ~100x a sample's other signals, so it reads only what proves continuity: the
+chunk's last sample (and the file's first), plus one read every ``READ_EVERY_S`` inside long
+chunks, one crop at a time (its shape never changes, so the model runs at its fastest; a
+new batch shape costs more than it saves). Consecutive chunks' last reads prove the clock
+ran on between them; where two reads of one chunk disagree by more than
+``rules.max_clock_drift_s`` the samples between them are bisected until the jump sits
+between two adjacent samples, and a jump between two chunks' reads is placed later by
+:func:`pipeline.refine.refine_events`, which bisects the decoded keyframes in between. A
+read is cached by the crop's pixels, so a frozen or repeated clock is read once. Other
+samples stay NaN.
 
 The clock is read from the native-resolution luma crop the sampler keeps
 (:attr:`FrameBatch.clock`): the camera's ``clock_region`` when configured, else the top and
@@ -205,7 +209,10 @@ class ClockSignals:
         reader = _Reader(crops, box, np.asarray(batch.t_s), file_start, tz)
         tolerance = max(1.5, 0.75 * float(ctx.rules.max_clock_drift_s))
         t = np.asarray(batch.t_s)
-        wanted = sorted({0, n - 1, *np.searchsorted(t, np.arange(t[0], t[-1], READ_EVERY_S))})
+        every = float(ctx.analysis.sample_every_s)
+        inner = np.searchsorted(t, np.arange(t[0] + READ_EVERY_S, t[-1], READ_EVERY_S))
+        first = {0} if t[0] < every else set()  # the file's first sample (its first chunk)
+        wanted = sorted({n - 1, *first, *(int(i) for i in inner)})
         reads = [i for i in (reader.read_near(i, n) for i in wanted) if i is not None]
         reads = sorted(set(reads))
         stack = list(itertools.pairwise(reads))
@@ -272,7 +279,7 @@ class _Reader:
 
     def read_near(self, i: int, n: int) -> int | None:
         """Read ``i``, or the closest of the next few samples when ``i`` is unreadable."""
-        for j in (i, i + 1, i - 1, i + 2, i - 2):
+        for j in (i, i - 1, i + 1):  # a few tries: a clock that is not there costs OCR time
             if 0 <= j < n and self.read(j) is not None:
                 return j
         return None
