@@ -36,6 +36,8 @@ import av
 import cv2
 import numpy as np
 
+from benchmarks.media import concat
+
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
 RESULTS = HERE / "results"
@@ -159,27 +161,7 @@ def recording(minutes: int = 10) -> Path:
             encode_part(tmp, index)
             tmp.rename(part)
         parts.append(part)
-    tmp = final.with_suffix(".tmp.mp4")
-    with av.open(str(tmp), "w") as out:
-        ostream = None
-        offset = 0
-        for part in parts:
-            with av.open(str(part)) as src:
-                istream = src.streams.video[0]
-                if ostream is None:
-                    ostream = out.add_stream_from_template(istream)
-                last = 0
-                for packet in src.demux(istream):
-                    if packet.dts is None:
-                        continue
-                    packet.pts += offset
-                    packet.dts += offset
-                    last = max(last, packet.pts + (packet.duration or 0))
-                    packet.stream = ostream
-                    out.mux(packet)
-                offset = last
-    tmp.rename(final)
-    return final
+    return concat(parts, final)
 
 
 def keyframe_decode(path: Path) -> tuple[float, int]:

@@ -15,7 +15,6 @@ import platform
 import resource
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ import cv2
 import numpy as np
 import psutil
 
+from benchmarks import bench_integrity
 from benchmarks.media import WORK, MediaSpec, centre, recording, split
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -52,14 +52,8 @@ def median_of(runs: int, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 def keyframe_decode(path: Path) -> dict[str, Any]:
     """Decode every keyframe, nothing else, no conversion: what any sampled audit must pay."""
-    t0 = time.perf_counter()
-    n = 0
-    with av.open(str(path)) as c:
-        stream = c.streams.video[0]
-        stream.codec_context.skip_frame = "NONKEY"
-        for _ in c.decode(stream):
-            n += 1
-    return {"seconds": time.perf_counter() - t0, "frames_decoded": n}
+    seconds, frames = bench_integrity.keyframe_decode(path)
+    return {"seconds": seconds, "frames_decoded": frames}
 
 
 def opencv_peer(path: Path, every_k: int) -> dict[str, Any]:
@@ -90,25 +84,7 @@ def opencv_peer(path: Path, every_k: int) -> dict[str, Any]:
 
 
 def ffmpeg_peer(path: Path) -> dict[str, Any]:
-    import imageio_ffmpeg
-
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(),
-        "-hide_banner",
-        "-nostats",
-        "-threads",
-        "1",
-        "-i",
-        str(path),
-        "-vf",
-        "blackdetect=d=5,freezedetect=d=10",
-        "-f",
-        "null",
-        "-",
-    ]
-    t0 = time.perf_counter()
-    subprocess.run(cmd, capture_output=True, check=True)
-    return {"seconds": time.perf_counter() - t0}
+    return {"seconds": bench_integrity.ffmpeg_filters(path)}
 
 
 def peak_rss_mb() -> float:
