@@ -110,28 +110,32 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {**suite.machine(), "cpu_model": suite.cpu_model()},
         "files": [],
     }
-    specs = ([MAIN] if "main" in parts else []) + (VARIANTS if "variants" in parts else [])
-    for spec in specs:
+    def save() -> None:  # after every part, so a long run keeps what it measured
+        results["wall_s"] = round(time.time() - t0)
+        path = suite.write_results(results)
+        update_readme(results, path)
+        print(f"wrote {path} and {README}", flush=True)
+
+    def measure(spec: MediaSpec, peers: bool) -> None:
         print(f"measuring {spec.name} ...", flush=True)
-        row = suite.measure_file(spec, args.runs, peers=True)
+        row = suite.measure_file(spec, args.runs, peers=peers)
         row["summary"] = suite.summarise(row)
         print(row["summary"], flush=True)
         results["files"].append(row)
-    if "long" in parts:
-        print(f"measuring {LONG.name} ...", flush=True)
-        row = suite.measure_file(LONG, args.runs, peers=False)
-        row["summary"] = suite.summarise(row)
-        print(row["summary"], flush=True)
-        results["files"].append(row)
+        save()
+
+    if "main" in parts:
+        measure(MAIN, peers=True)
+        results["probe"] = probe_measure(10, args.runs)
+        save()
     if "scaling" in parts:
         print("measuring scaling ...", flush=True)
         results["scaling"] = suite.scaling(args.runs)
-    if "main" in parts:
-        results["probe"] = probe_measure(10, args.runs)
-    results["wall_s"] = round(time.time() - t0)
-    path = suite.write_results(results)
-    update_readme(results, path)
-    print(f"wrote {path} and {README}")
+        save()
+    for spec in VARIANTS if "variants" in parts else []:
+        measure(spec, peers=True)
+    if "long" in parts:
+        measure(LONG, peers=False)
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -261,7 +262,8 @@ def summarise(row: dict[str, Any]) -> dict[str, Any]:
 
 def write_results(results: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = f"{platform.node() or 'machine'}-{date.today().isoformat()}.json"
+    slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")[:40]
+    name = f"{psutil.cpu_count()}cpu-{slug}-{date.today().isoformat()}.json"
     path = RESULTS / name
     path.write_text(json.dumps(results, indent=2, default=str))
     return path
