@@ -61,44 +61,28 @@ def probe_file(
         digest = sha256 or sha256_file(path)
     except OSError as exc:
         return failed_probe(path, camera_id, start, f"cannot read file: {exc.strerror or exc}")
-    base = {"path": path, "sha256": digest, "size_bytes": size, "camera_id": camera_id}
     if size == 0:
-        return FileProbe(
-            **base,
-            start=start,
-            duration_s=0.0,
-            container=None,
-            codec=None,
-            width=None,
-            height=None,
-            fps=None,
-            keyframe_interval_s=None,
-            error="empty file (0 bytes)",
-        )
+        return failed_probe(path, camera_id, start, "empty file (0 bytes)", digest, size)
+    base = {"path": path, "sha256": digest, "size_bytes": size, "camera_id": camera_id}
     try:
         return _probe_packets(path, base, start)
     except RecordingError as exc:
-        return FileProbe(
-            **base,
-            start=start,
-            duration_s=0.0,
-            container=None,
-            codec=None,
-            width=None,
-            height=None,
-            fps=None,
-            keyframe_interval_s=None,
-            error=exc.reason,
-        )
+        return failed_probe(path, camera_id, start, exc.reason, digest, size)
 
 
 def failed_probe(
-    path: Path, camera_id: str | None, start: datetime | None, reason: str
+    path: Path,
+    camera_id: str | None,
+    start: datetime | None,
+    reason: str,
+    sha256: str = "",
+    size_bytes: int = 0,
 ) -> FileProbe:
+    """A file with no usable video: what is known of it, and why."""
     return FileProbe(
         path=path,
-        sha256="",
-        size_bytes=0,
+        sha256=sha256,
+        size_bytes=size_bytes,
         camera_id=camera_id,
         start=start,
         duration_s=0.0,

@@ -9,7 +9,6 @@ code be tested without the rest of the pipeline.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -21,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline import evidence as evidence_io
 from pipeline import schemas
 from pipeline.config import Camera, Review, Site
 from pipeline.records import Event, ExamSession, FileProbe
@@ -193,28 +193,8 @@ def build_demo_evidence(root: Path, max_clip_s: float = 8.0) -> Demo:
             HOSTILE,
         ),
     )
-    write_table(
-        evidence / "files.parquet",
-        schemas.FILES,
-        [
-            {
-                "path": name,
-                "sha256": p.sha256,
-                "size_bytes": p.size_bytes,
-                "camera_id": p.camera_id,
-                "start": p.start,
-                "end": p.end,
-                "duration_s": p.duration_s,
-                "container": p.container,
-                "codec": p.codec,
-                "width": p.width,
-                "height": p.height,
-                "fps": p.fps,
-                "keyframe_interval_s": p.keyframe_interval_s,
-                "error": p.error,
-            }
-            for name, p in probes.items()
-        ],
+    evidence_io.write_table(
+        evidence / "files.parquet", evidence_io.files_table(list(probes.values()), recordings)
     )
     recorded = probe.duration_s
     write_table(
@@ -281,24 +261,4 @@ def build_demo_evidence(root: Path, max_clip_s: float = 8.0) -> Demo:
 
 
 def write_events(evidence: Path, events: tuple[Event, ...] | list[Event]) -> None:
-    write_table(
-        evidence / "events.parquet",
-        schemas.EVENTS,
-        [
-            {
-                "event_id": e.event_id,
-                "session_id": e.session_id,
-                "camera_id": e.camera_id,
-                "kind": e.kind,
-                "start": e.start,
-                "end": e.end,
-                "duration_s": e.duration_s,
-                "confidence": e.confidence,
-                "details": json.dumps(dict(e.details), sort_keys=True),
-                "source_file": e.source_file,
-                "clip": e.clip,
-                "thumb": e.thumb,
-            }
-            for e in events
-        ],
-    )
+    evidence_io.write_table(evidence / "events.parquet", evidence_io.events_table(events))

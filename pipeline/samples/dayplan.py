@@ -26,6 +26,7 @@ from pipeline.samples.faults import (
     Turned,
 )
 from pipeline.samples.scene import PRACTICAL_PROCTOR_ZONE, STATION_ZONE, THEORY_PROCTOR_ZONE
+from pipeline.schedule import COLUMNS
 
 GENERATOR_VERSION = "1"
 TIMEZONE = "Asia/Shanghai"
@@ -206,20 +207,7 @@ def file_name(camera_id: str, start_local: datetime) -> str:
 def schedule_csv(sessions=SESSIONS) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        [
-            "session_id",
-            "centre_id",
-            "room_id",
-            "camera_id",
-            "exam_type",
-            "subject",
-            "scheduled_start",
-            "scheduled_end",
-            "candidates",
-            "proctors_required",
-        ]
-    )
+    writer.writerow(COLUMNS)
     for s in sessions:
         start = s.start_local()
         writer.writerow(
