@@ -33,12 +33,18 @@ def plan_sessions(
                 "table; analysed with defaults (whole frame as proctor zone)"
             )
     for probe in probes:
-        if probe.camera_id is None or probe.start is None:
-            if probe.error is None:
-                warnings.append(
-                    f"{probe.path}: cannot tell camera and start time (no manifest row, "
-                    "file name does not match filename_pattern, no creation_time tag)"
-                )
+        if probe.error is not None:
+            continue  # reported as file_unreadable
+        if probe.camera_id is None:
+            warnings.append(
+                f"{probe.path}: cannot tell the camera (no manifest row, the file name does "
+                "not match filename_pattern, no camera sub-folder); not assigned to a session"
+            )
+        elif probe.start is None:
+            warnings.append(
+                f"{probe.path}: cannot tell the start time (no manifest row, the file name "
+                "does not match filename_pattern, no creation_time tag); not assigned"
+            )
         elif probe.camera_id not in scheduled:
             warnings.append(f"{probe.path}: camera {probe.camera_id!r} is not in the schedule")
     contexts = []

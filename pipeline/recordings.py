@@ -2,7 +2,8 @@
 
 Order of evidence (DESIGN.md): a ``recordings.csv`` manifest, else the file name via the
 site's ``filename_pattern`` (local time in the site's time zone), else the container's
-``creation_time`` tag (read by the probe).
+``creation_time`` tag (read by the probe). A file whose name carries no camera takes the name
+of the sub-folder it sits in (``RECORDINGS/cam01/export.mp4``).
 """
 
 from __future__ import annotations
@@ -108,8 +109,10 @@ def discover(root: Path, site: Site) -> list[Recording]:
             recordings.append(manifest[file])
             continue
         camera, start = parse_filename(file.name, site)
+        if camera is None and file.parent != root.resolve():
+            camera = file.parent.name  # NVR exports are often one folder per camera
         if start is not None:
             recordings.append(Recording(file, camera, start, "filename"))
-        else:
+        else:  # the probe falls back on the container's creation_time tag
             recordings.append(Recording(file, camera, None, "unknown"))
     return recordings

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -301,3 +302,46 @@ def test_progress_is_shown_on_request_and_quiet_otherwise(centre: Path, tmp_path
     assert shown.returncode == 0
     assert "probe" in shown.stderr and "2/2" in shown.stderr and "files" in shown.stderr
     assert "sessions" in shown.stderr and "x real time" in shown.stderr
+
+
+def test_camera_and_start_from_manifest_and_creation_time(tmp_path: Path) -> None:
+    """File names that say nothing: the manifest attributes one file; the other takes its
+    start from the container's creation_time tag and its camera from its folder."""
+    from datetime import UTC, datetime
+
+    from pipeline.samples import write_clip as write_tagged
+
+    root = tmp_path / "c"
+    root.mkdir()
+    write_clip(root / "export_001.mp4", 20)
+    frames = [np.full((180, 320, 3), 100 + i % 3, np.uint8) for i in range(15 * 20)]
+    (root / "cam01").mkdir()
+    write_tagged(
+        root / "cam01" / "export_002.mp4",
+        frames,
+        fps=15,
+        gop_s=2.0,
+        creation_time=datetime(2022, 3, 15, 0, 30, 40, tzinfo=UTC),
+    )
+    (root / "recordings.csv").write_text(
+        "path,camera_id,start\nexport_001.mp4,cam01,2022-03-15T08:30:00+08:00\n"
+    )
+    (root / "schedule.csv").write_text(
+        SCHEDULE_HEADER
+        + SESSION.format(sid="S1", cam="cam01", kind="theory", a="08:30:00", b="08:31:00")
+    )
+    (root / "site.toml").write_text('timezone = "Asia/Shanghai"\n[rules]\nmin_height = 180\n')
+    done = scan(root, tmp_path / "ev")
+    assert done.returncode == 0, done.stderr
+    files = {r["path"]: r for r in pq.read_table(tmp_path / "ev" / "files.parquet").to_pylist()}
+    assert files["export_001.mp4"]["camera_id"] == "cam01"
+    assert files["export_001.mp4"]["start"].isoformat() == "2022-03-15T00:30:00+00:00"
+    assert set(files) == {"export_001.mp4", "cam01/export_002.mp4"}
+    tagged = files["cam01/export_002.mp4"]
+    assert tagged["start"].isoformat() == "2022-03-15T00:30:40+00:00"
+    assert tagged["camera_id"] == "cam01"
+    assert "cannot tell" not in done.stderr
+    gaps = [e for e in events_of(tmp_path / "ev") if e["kind"] == "recording_gap"]
+    assert [(g["start"].strftime("%H:%M:%S"), g["end"].strftime("%H:%M:%S")) for g in gaps] == [
+        ("00:30:20", "00:31:00")
+    ]
