@@ -99,3 +99,66 @@ def test_scan_reports_each_and_processes_the_rest(
     assert sessions["S1"]["coverage"] < 0.5
     assert sessions["S2"]["coverage"] == pytest.approx(1.0)
     assert sessions["S2"]["verdict"] == "pass"
+
+
+def test_file_that_disappears_during_the_run(tmp_path: Path) -> None:
+    """Deleted after it was probed, before it was decoded: its video counts as lost, the
+    reason is recorded, and the other files are fully processed."""
+    import os
+    import time
+
+    root = tmp_path / "centre"
+    root.mkdir()
+    for i, start in enumerate(("083000", "083030", "083100")):
+        write_clip(root / f"cam01_20220315T{start}.mp4", 30, seed=i, gop_s=1.0)
+    (root / "schedule.csv").write_text(
+        SCHEDULE_HEADER
+        + "S1,C1,R1,cam01,theory,x,2022-03-15T08:30:00+08:00,2022-03-15T08:31:30+08:00,5,1\n"
+    )
+    (root / "site.toml").write_text(
+        'timezone = "Asia/Shanghai"\n[rules]\nmin_height = 180\n'
+        "[analysis]\nsample_every_s = 0.25\nchunk_s = 5\n"
+    )
+    out = tmp_path / "ev"
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "scan",
+            str(root),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--checks",
+            "coverage,integrity",
+            "--no-clips",
+            "--no-report",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    probes = out / ".cache" / "probe"
+    deadline = time.monotonic() + 120
+    while not (probes.is_dir() and len(os.listdir(probes)) == 3):
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.02)
+    (root / "cam01_20220315T083100.mp4").unlink()  # analysed last: jobs run in path order
+    _, stderr = run.communicate(timeout=300)
+    assert run.returncode == 1, stderr
+    files = {r["path"]: r for r in pq.read_table(out / "files.parquet").to_pylist()}
+    assert "decoding failed for 30 s of 30 s" in files["cam01_20220315T083100.mp4"]["error"]
+    assert "file not found" in files["cam01_20220315T083100.mp4"]["error"]
+    assert files["cam01_20220315T083000.mp4"]["error"] is None
+    events = pq.read_table(out / "events.parquet").to_pylist()
+    assert [e["source_file"] for e in events if e["kind"] == "file_unreadable"] == [
+        "cam01_20220315T083100.mp4"
+    ]
+    (session,) = pq.read_table(out / "sessions.parquet").to_pylist()
+    assert session["coverage"] == pytest.approx(60 / 90, abs=0.01)
+    timeline = pq.read_table(out / "timeline.parquet").to_pylist()
+    sampled = {r["source_file"] for r in timeline}
+    assert sampled == {"cam01_20220315T083000.mp4", "cam01_20220315T083030.mp4"}
+    assert len(timeline) == pytest.approx(2 * 30 / 0.25, abs=4)
