@@ -160,8 +160,8 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
     recordings = discover(Path(opts.recordings), site)
     root = Path(opts.recordings) if Path(opts.recordings).is_dir() else Path(opts.recordings).parent
     checks = opts.checks
-    detector_spec = "-"
     result = ScanResult(exit_code=0, evidence=out)
+    detector_spec = "-"
     if "people" in checks:
         from pipeline.detectors import make_detector
 
@@ -174,22 +174,11 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
         progress.stage("cluster", total=1, unit="")
         client = stack.enter_context(dask_client(opts.workers, opts.scheduler))
         progress.advance()
-        # probe: one task per file
-        progress.stage("probe", total=len(recordings), unit="files")
-        futures = client.map(probe_task, recordings, evidence_dir=str(out), pure=False, retries=2)
-        recording_of = {f.key: r for f, r in zip(futures, recordings, strict=True)}
-        probes: list[FileProbe] = []
-        for fut, probe in collect(client, futures, site.analysis.file_timeout_s):
-            if isinstance(probe, Exception):  # the probe itself never raises for a bad file
-                rec = recording_of[fut.key]
-                probe = failed_probe(rec.path, rec.camera_id, rec.start, f"probe failed: {probe}")
-            probes.append(probe)
-            progress.advance(seconds=probe.duration_s)
+        probes = _probe(client, recordings, site, out, progress)
         contexts, warnings = plan_sessions(sessions, probes, site)
         result.warnings.extend(warnings)
         for w in warnings:
             say(f"warning: {w}")
-        # sample + analyse: one task per (file, chunk) overlapping a session window
         timeline, failures = _analyse(
             client, contexts, site, checks, detector_spec, opts, out, progress
         )
@@ -199,59 +188,9 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
                 for p in probes
             ]
             contexts, _ = plan_sessions(sessions, probes, site)
-        # reduce per session
-        progress.stage("sessions", total=len(contexts), unit="sessions")
-        finders = finders_for(checks)
-        events: list[Event] = []
-        session_rows: list[dict[str, Any]] = []
-        timelines: list[pa.Table] = []
-        file_events = [e for p in probes for e in file_findings(p, site)]
-        for ctx in contexts:
-            tl = _session_timeline(timeline, ctx.session)
-            timelines.append(tl)
-            found = [e for f in finders for e in f(tl, ctx)]
-            events.extend(found)
-            s = ctx.session
-            cov = session_coverage(ctx)
-            related = [
-                e
-                for e in file_events
-                if e.camera_id == s.camera_id
-                and e.start < s.scheduled_end
-                and e.end > s.scheduled_start
-            ]
-            session_rows.append(
-                {
-                    "session_id": s.session_id,
-                    "centre_id": s.centre_id,
-                    "room_id": s.room_id,
-                    "camera_id": s.camera_id,
-                    "exam_type": s.exam_type,
-                    "scheduled_start": s.scheduled_start,
-                    "scheduled_end": s.scheduled_end,
-                    "recorded_s": cov.recorded_s,
-                    "coverage": cov.coverage,
-                    "longest_gap_s": cov.longest_gap_s,
-                    **_people_stats(tl, ctx, checks),
-                    "_related": len(related),
-                }
-            )
-            progress.advance()
-        full_timeline = pa.concat_tables(timelines) if timelines else schemas.TIMELINE.empty_table()
-        if "integrity" in checks:
-            from pipeline.findings.loops import find_loops
-            from pipeline.refine import refine_events
-
-            events.extend(find_loops(full_timeline, contexts, site.rules))
-            by_path = {p.path.name: p for p in probes}
-            events = refine_events(events, by_path, site)
-        for row in session_rows:
-            sid = row["session_id"]
-            row["event_count"] = sum(e.session_id == sid for e in events) + row.pop("_related")
-            row["verdict"] = _verdict(row["coverage"], row["event_count"])
-            if row["exam_type"] != "practical":
-                row["station_activity"] = None
-        events.extend(file_events)
+        events, session_rows, full_timeline = _reduce(
+            contexts, probes, timeline, site, checks, progress
+        )
         if opts.clips and events:
             events = _cut_media(
                 client, events, probes, contexts, site, detector_spec, opts.device, out, progress
@@ -273,6 +212,79 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
     result.timings["manifest"] = time.perf_counter() - t0
     result.exit_code = 1 if result.unreadable else 0
     return result
+
+
+def _probe(client, recordings, site: Site, out: Path, progress: Progress) -> list[FileProbe]:
+    """One probe task per file; a task that fails or hangs becomes an unreadable file."""
+    progress.stage("probe", total=len(recordings), unit="files")
+    futures = client.map(probe_task, recordings, evidence_dir=str(out), pure=False, retries=2)
+    recording_of = {f.key: r for f, r in zip(futures, recordings, strict=True)}
+    probes: list[FileProbe] = []
+    for fut, probe in collect(client, futures, site.analysis.file_timeout_s):
+        if isinstance(probe, Exception):  # the probe itself never raises for a bad file
+            rec = recording_of[fut.key]
+            probe = failed_probe(rec.path, rec.camera_id, rec.start, f"probe failed: {probe}")
+        probes.append(probe)
+        progress.advance(seconds=probe.duration_s)
+    return probes
+
+
+def _reduce(
+    contexts: Sequence[SessionContext],
+    probes: Sequence[FileProbe],
+    timeline: pa.Table,
+    site: Site,
+    checks: tuple[str, ...],
+    progress: Progress,
+) -> tuple[list[Event], list[dict[str, Any]], pa.Table]:
+    """Per session: its timeline, findings and statistics; then loops over the whole batch,
+    refinement, and the file-level findings (counted in the sessions they overlap)."""
+    progress.stage("sessions", total=len(contexts), unit="sessions")
+    finders = finders_for(checks)
+    file_events = [e for p in probes for e in file_findings(p, site)]
+    events: list[Event] = []
+    rows: list[dict[str, Any]] = []
+    timelines: list[pa.Table] = []
+    for ctx in contexts:
+        s = ctx.session
+        tl = _session_timeline(timeline, s)
+        timelines.append(tl)
+        events.extend(e for f in finders for e in f(tl, ctx))
+        cov = session_coverage(ctx)
+        rows.append(
+            {
+                "session_id": s.session_id,
+                "centre_id": s.centre_id,
+                "room_id": s.room_id,
+                "camera_id": s.camera_id,
+                "exam_type": s.exam_type,
+                "scheduled_start": s.scheduled_start,
+                "scheduled_end": s.scheduled_end,
+                "recorded_s": cov.recorded_s,
+                "coverage": cov.coverage,
+                "longest_gap_s": cov.longest_gap_s,
+                **_people_stats(tl, ctx, checks),
+            }
+        )
+        progress.advance()
+    full = pa.concat_tables(timelines) if timelines else schemas.TIMELINE.empty_table()
+    if "integrity" in checks:
+        from pipeline.findings.loops import find_loops
+        from pipeline.refine import refine_events
+
+        events.extend(find_loops(full, contexts, site.rules))
+        events = refine_events(events, {p.path.name: p for p in probes}, site)
+    for row, ctx in zip(rows, contexts, strict=True):
+        s = ctx.session
+        related = sum(
+            e.camera_id == s.camera_id and e.start < s.scheduled_end and e.end > s.scheduled_start
+            for e in file_events
+        )
+        row["event_count"] = sum(e.session_id == s.session_id for e in events) + related
+        row["verdict"] = _verdict(row["coverage"], row["event_count"])
+        if row["exam_type"] != "practical":
+            row["station_activity"] = None
+    return events + file_events, rows, full
 
 
 @dataclass(frozen=True)
