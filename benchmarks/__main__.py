@@ -110,6 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {**suite.machine(), "cpu_model": suite.cpu_model()},
         "files": [],
     }
+    earlier = suite.load_results()  # the same machine's results of today: parts run apart
+    if earlier is not None:
+        results["files"] = earlier.get("files", [])
+        for key in ("scaling", "probe"):
+            if key in earlier:
+                results[key] = earlier[key]
     def save() -> None:  # after every part, so a long run keeps what it measured
         results["wall_s"] = round(time.time() - t0)
         path = suite.write_results(results)
@@ -121,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         row = suite.measure_file(spec, args.runs, peers=peers)
         row["summary"] = suite.summarise(row)
         print(row["summary"], flush=True)
-        results["files"].append(row)
+        results["files"] = [r for r in results["files"] if r["file"] != row["file"]] + [row]
         save()
 
     if "main" in parts:

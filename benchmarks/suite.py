@@ -260,11 +260,19 @@ def summarise(row: dict[str, Any]) -> dict[str, Any]:
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in s.items()}
 
 
+def results_path() -> Path:
+    slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")[:40]
+    return RESULTS / f"{psutil.cpu_count()}cpu-{slug}-{date.today().isoformat()}.json"
+
+
+def load_results() -> dict[str, Any] | None:
+    path = results_path()
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def write_results(results: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")[:40]
-    name = f"{psutil.cpu_count()}cpu-{slug}-{date.today().isoformat()}.json"
-    path = RESULTS / name
+    path = results_path()
     path.write_text(json.dumps(results, indent=2, default=str))
     return path
 
