@@ -28,7 +28,6 @@ import platform
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
-from fractions import Fraction
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -37,6 +36,7 @@ import cv2
 import numpy as np
 
 from benchmarks.media import concat
+from pipeline.samples import write_clip
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
@@ -104,20 +104,9 @@ def encode_part(path: Path, index: int) -> Path:
     cx, cy, cw, ch = int(x * w), int(y * h), int(bw_ * w) & ~1, int(bh_ * h) & ~1
     paths = rng.uniform(0, 1, (4, 4))
     local0 = START.astimezone(ZoneInfo(TZ)).replace(tzinfo=None)
-    frozen_y: np.ndarray | None = None
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.codec_context.gop_size = GOP
-        stream.codec_context.options = {
-            "preset": "ultrafast",
-            "bf": "0",
-            "sc_threshold": "0",
-            "g": str(GOP),
-            "keyint_min": str(GOP),
-            "crf": "23",
-        }
-        stream.time_base = Fraction(1, FPS)
+
+    def frames():
+        frozen_y: np.ndarray | None = None
         for i in range(PART_S * FPS):
             t = index * PART_S + i / FPS
             if BLACK[0] <= t < BLACK[1]:
@@ -138,12 +127,9 @@ def encode_part(path: Path, index: int) -> Path:
             luma[cy : cy + ch, cx : cx + cw] = _clock_patch(
                 when.strftime("%Y-%m-%d %H:%M:%S"), cw, ch
             )
-            yuv = np.concatenate([luma, chroma])
-            frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
-    return path
+            yield np.concatenate([luma, chroma])  # I420
+
+    return write_clip(path, frames(), fps=FPS, gop_s=GOP / FPS, crf=23, x264_params="")
 
 
 def recording(minutes: int = 10) -> Path:

@@ -23,7 +23,6 @@ import platform
 import sys
 import time
 from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -45,33 +44,21 @@ START = datetime(2022, 3, 15, 0, 30, tzinfo=UTC)
 
 def _people_part(path: Path, seconds: float) -> Path:
     """Encode ``seconds`` of the real clip, scaled to SIZE, looping (ping-pong) its frames."""
-    import av
+    from pipeline.samples import write_clip
 
     data = real_data_dir()
     assert data is not None
     frames, _ = decode(data / "TUD-Stadtmitte.mp4", SIZE[0])
     order = np.concatenate([np.arange(len(frames)), np.arange(len(frames) - 2, 0, -1)])
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
-        stream.codec_context.gop_size = GOP
-        stream.codec_context.options = {
-            "preset": "ultrafast",
-            "bf": "0",
-            "sc_threshold": "0",
-            "g": str(GOP),
-            "keyint_min": str(GOP),
-        }
-        stream.time_base = Fraction(1, FPS)
+
+    def padded():
         for i in range(int(seconds * FPS)):
             img = frames[order[i % len(order)]]
             pad = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
             pad[: min(SIZE[1], img.shape[0])] = img[: SIZE[1]]
-            frame = av.VideoFrame.from_ndarray(pad, format="bgr24")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
-    return path
+            yield pad
+
+    return write_clip(path, padded(), fps=FPS, gop_s=GOP / FPS, size=SIZE, crf=23, x264_params="")
 
 
 def recording(minutes: float) -> tuple[Path, str]:
