@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -189,48 +190,22 @@ def display_path(path: Path, root: Path) -> str:
 
 
 def probe_to_json(p: FileProbe) -> dict[str, Any]:
-    return {
-        "path": str(p.path),
-        "sha256": p.sha256,
-        "size_bytes": p.size_bytes,
-        "camera_id": p.camera_id,
-        "start": p.start.isoformat() if p.start else None,
-        "duration_s": p.duration_s,
-        "container": p.container,
-        "codec": p.codec,
-        "width": p.width,
-        "height": p.height,
-        "fps": p.fps,
-        "keyframe_interval_s": p.keyframe_interval_s,
-        "keyframes_s": list(p.keyframes_s),
-        "gaps": [[g.at_s, g.gap_s] for g in p.gaps],
-        "frame_count": p.frame_count,
-        "has_audio": p.has_audio,
-        "error": p.error,
-        "partial": p.partial,
-    }
+    """A probe as JSON for the cache (``probe_from_json`` reads it back)."""
+    d = asdict(p)
+    d["path"] = str(p.path)
+    d["start"] = p.start.isoformat() if p.start else None
+    return d
 
 
 def probe_from_json(d: Mapping[str, Any]) -> FileProbe:
     return FileProbe(
-        path=Path(d["path"]),
-        sha256=d["sha256"],
-        size_bytes=d["size_bytes"],
-        camera_id=d["camera_id"],
-        start=datetime.fromisoformat(d["start"]) if d["start"] else None,
-        duration_s=d["duration_s"],
-        container=d["container"],
-        codec=d["codec"],
-        width=d["width"],
-        height=d["height"],
-        fps=d["fps"],
-        keyframe_interval_s=d["keyframe_interval_s"],
-        keyframes_s=tuple(d["keyframes_s"]),
-        gaps=tuple(TimeGap(a, b) for a, b in d["gaps"]),
-        frame_count=d["frame_count"],
-        has_audio=d["has_audio"],
-        error=d["error"],
-        partial=d.get("partial", False),
+        **{
+            **d,
+            "path": Path(d["path"]),
+            "start": datetime.fromisoformat(d["start"]) if d["start"] else None,
+            "keyframes_s": tuple(d["keyframes_s"]),
+            "gaps": tuple(TimeGap(**g) for g in d["gaps"]),
+        }
     )
 
 
