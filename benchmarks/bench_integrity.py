@@ -37,6 +37,7 @@ import numpy as np
 
 from benchmarks.media import concat
 from pipeline.samples import write_clip
+from pipeline.samples.clock import clock_patch
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
@@ -73,25 +74,6 @@ def _background(seed: int) -> np.ndarray:
     return np.clip(y + detail, 0, 255).astype(np.uint8)
 
 
-def _clock_patch(text: str, bw: int, bh: int) -> np.ndarray:
-    patch = np.full((bh, bw), 16, np.uint8)
-    thick = max(1, bh // 14)
-    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_DUPLEX, 1.0, thick)
-    scale = min(0.92 * bw / tw, 0.6 * bh / th)
-    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_DUPLEX, scale, thick)
-    cv2.putText(
-        patch,
-        text,
-        ((bw - tw) // 2, (bh + th) // 2),
-        cv2.FONT_HERSHEY_DUPLEX,
-        scale,
-        235,
-        thick,
-        cv2.LINE_AA,
-    )
-    return patch
-
-
 def encode_part(path: Path, index: int) -> Path:
     """60 s of its own footage; the clock continues from the previous part."""
     w, h = SIZE
@@ -124,7 +106,7 @@ def encode_part(path: Path, index: int) -> Path:
                 if FROZEN[0] <= t < FROZEN[1]:
                     frozen_y = luma.copy()
             when = local0 + timedelta(seconds=int(t))
-            luma[cy : cy + ch, cx : cx + cw] = _clock_patch(
+            luma[cy : cy + ch, cx : cx + cw] = clock_patch(
                 when.strftime("%Y-%m-%d %H:%M:%S"), cw, ch
             )
             yield np.concatenate([luma, chroma])  # I420

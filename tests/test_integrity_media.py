@@ -18,6 +18,8 @@ import av
 import cv2
 import numpy as np
 
+from pipeline.samples.clock import clock_patch
+
 
 @dataclass(frozen=True)
 class Shot:
@@ -116,22 +118,8 @@ def burn_clock(frame: np.ndarray, when: datetime, region=CLOCK_REGION) -> np.nda
     h, w = frame.shape[:2]
     x, y, rw, rh = region
     x0, y0, bw, bh = int(x * w), int(y * h), int(rw * w), int(rh * h)
-    box = np.zeros((bh, bw, 3), np.uint8)
     text = when.strftime("%Y-%m-%d %H:%M:%S")
-    thick = max(1, bh // 14)
-    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_DUPLEX, 1.0, thick)
-    scale = min(0.92 * bw / tw, 0.6 * bh / th)
-    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_DUPLEX, scale, thick)
-    cv2.putText(
-        box,
-        text,
-        ((bw - tw) // 2, (bh + th) // 2),
-        cv2.FONT_HERSHEY_DUPLEX,
-        scale,
-        (235, 235, 235),
-        thick,
-        cv2.LINE_AA,
-    )
+    box = cv2.cvtColor(clock_patch(text, bw, bh), cv2.COLOR_GRAY2BGR)
     out = frame.copy()
     out[y0 : y0 + bh, x0 : x0 + bw] = box
     return out
