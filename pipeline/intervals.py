@@ -1,4 +1,5 @@
-"""Runs of a boolean signal over sample times, with hysteresis: the one place findings are cut.
+"""Runs of a boolean signal over sample times, hysteresis, and spans: the one place findings
+are cut and time spans merged.
 
 A sample at time ``t[i]`` stands for ``[t[i], t[i+1])``. Short flips inside a run (a brief
 miss or occlusion) are bridged when shorter than ``bridge_s``; runs shorter than ``min_s`` are
@@ -7,9 +8,12 @@ dropped. Samples further apart than ``max_step_s`` (a recording gap) break a run
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
+
+Span = tuple[Any, Any]  # (start, end): datetimes or seconds
 
 
 def runs(
@@ -54,18 +58,49 @@ def runs(
     return [(float(a), float(b)) for a, b in merged if b - a >= min_s]
 
 
-def hysteresis(values: np.ndarray, high: float, low: float) -> np.ndarray:
-    """True once ``values`` rises to ``high``; stays true until it falls below ``low``."""
-    values = np.asarray(values, dtype=np.float64)
-    out = np.zeros(len(values), dtype=bool)
+def hysteresis(
+    enter: np.ndarray, stay: np.ndarray, unknown: np.ndarray | None = None
+) -> np.ndarray:
+    """Per sample: in the state once ``enter`` holds, and while ``stay`` holds after that
+    (the relaxed test, so noise cannot split a run); an ``unknown`` sample keeps the state."""
+    out = np.zeros(len(enter), dtype=bool)
     on = False
-    for i, v in enumerate(values):
-        if np.isnan(v):
+    for i in range(len(enter)):
+        if unknown is not None and unknown[i]:
             out[i] = on
             continue
-        if not on and v >= high:
-            on = True
-        elif on and v < low:
-            on = False
+        on = bool(enter[i] or (on and stay[i]))
         out[i] = on
     return out
+
+
+def union(spans: Iterable[Span]) -> list[Span]:
+    """Sorted, non-overlapping spans covering the same time as ``spans``."""
+    merged: list[list] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [(a, b) for a, b in merged]
+
+
+def uncovered(window: Span, covered: Iterable[Span]) -> list[Span]:
+    """Parts of ``window`` that no span of ``covered`` covers."""
+    out: list[Span] = []
+    cursor = window[0]
+    for a, b in union(covered):
+        if b <= cursor or a >= window[1]:
+            continue
+        if a > cursor:
+            out.append((cursor, min(a, window[1])))
+        cursor = max(cursor, b)
+    if cursor < window[1]:
+        out.append((cursor, window[1]))
+    return out
+
+
+def subtract(spans: Iterable[Span], holes: Iterable[Span]) -> list[Span]:
+    """The parts of each span outside every hole."""
+    holes = union(holes)
+    return [piece for span in spans for piece in uncovered(span, holes)]

@@ -170,6 +170,6 @@ def media_task(event, probes, evidence_dir: str, site: Site, detector: str, devi
 
 def sheets_task(sessions, probes, evidence_dir: str, site: Site) -> dict[str, str]:
     """One contact sheet per session (frames spread over the scheduled window)."""
-    from pipeline.review.clips import write_contact_sheets
+    from pipeline.review.sheets import write_contact_sheets
 
     return write_contact_sheets(sessions, probes, Path(evidence_dir), site)

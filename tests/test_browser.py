@@ -47,9 +47,11 @@ def browser():
 
 @pytest.fixture(scope="module")
 def evidence(tmp_path_factory) -> Path:
-    from pipeline.review.clips import cut_event_media, write_contact_sheets
-    from pipeline.review.fixture import build_demo_evidence, write_events
+    from fixture import build_demo_evidence, write_events
+
+    from pipeline.review.clips import cut_event_media
     from pipeline.review.report import write_report
+    from pipeline.review.sheets import write_contact_sheets
 
     d = build_demo_evidence(tmp_path_factory.mktemp("browser"))
     write_events(d.evidence, cut_event_media(d.events, d.probes, d.evidence, d.site))
@@ -292,9 +294,9 @@ def test_spliced_clip_plays_in_chromium(browser, tmp_path):
     import av
     import cv2
     import numpy as np
+    from fixture import encode_recording
 
-    from pipeline.review.cutter import cut_clip
-    from pipeline.review.fixture import encode_recording
+    from pipeline.cutter import cut_clip
 
     src = encode_recording(tmp_path / "bgop.mp4", seconds=14, gop=50, audio=False, bframes=2)
     with av.open(str(src)) as c:

@@ -10,18 +10,18 @@ import av
 import cv2
 import numpy as np
 import pytest
+from fixture import build_demo_evidence, encode_recording
 
 from pipeline.config import Camera, Review, Site
+from pipeline.cutter import cut_clip
 from pipeline.records import Event
 from pipeline.review import media
 from pipeline.review.clips import (
     cut_event_media,
     cut_one,
     thumb_path,
-    write_contact_sheets,
 )
-from pipeline.review.cutter import cut_clip
-from pipeline.review.fixture import build_demo_evidence, encode_recording
+from pipeline.review.sheets import write_contact_sheets
 
 REAL = Path(__file__).parents[1] / ".." / "shared" / "data" / "real"
 

@@ -9,11 +9,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from fixture import HOSTILE, build_demo_evidence, write_events
 
-from pipeline.review.clips import cut_event_media, write_contact_sheets
-from pipeline.review.fixture import HOSTILE, build_demo_evidence, write_events
+from pipeline.review.clips import cut_event_media
 from pipeline.review.report import write_report
 from pipeline.review.reviews import append_review
+from pipeline.review.sheets import write_contact_sheets
 
 ROOT = Path(__file__).parents[1]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import uvicorn
+from fixture import HOSTILE, build_demo_evidence, write_events
 
 from pipeline.review.clips import cut_event_media
-from pipeline.review.fixture import HOSTILE, build_demo_evidence, write_events
 from pipeline.review.reviews import append_review, load_reviews, review_states
 from pipeline.review.server import create_app, safe_path
 from pipeline.schemas import REVIEWS

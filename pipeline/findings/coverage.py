@@ -10,34 +10,8 @@ import pyarrow as pa
 
 from pipeline.config import Site
 from pipeline.findings import SessionContext
+from pipeline.intervals import Span, uncovered, union
 from pipeline.records import Event, FileProbe
-
-Span = tuple[datetime, datetime]
-
-
-def union(spans: list[Span]) -> list[Span]:
-    merged: list[list[datetime]] = []
-    for a, b in sorted(spans):
-        if merged and a <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], b)
-        else:
-            merged.append([a, b])
-    return [(a, b) for a, b in merged]
-
-
-def uncovered(window: Span, covered: list[Span]) -> list[Span]:
-    """Parts of ``window`` not in ``covered`` (which must be a sorted union)."""
-    out: list[Span] = []
-    cursor = window[0]
-    for a, b in covered:
-        if b <= cursor or a >= window[1]:
-            continue
-        if a > cursor:
-            out.append((cursor, min(a, window[1])))
-        cursor = max(cursor, b)
-    if cursor < window[1]:
-        out.append((cursor, window[1]))
-    return out
 
 
 @dataclass(frozen=True)

@@ -11,19 +11,18 @@ Layout: ``clips/<event_id>.mp4`` (+ ``clips/<event_id>_tail.mp4`` for events lon
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.checks.registry import kinds
 from pipeline.config import Site
-from pipeline.records import Event, ExamSession, FileProbe
+from pipeline.cutter import cut_clip
+from pipeline.records import Event, FileProbe
 from pipeline.review import media
-from pipeline.review.cutter import cut_clip
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +32,6 @@ NO_VIDEO_KINDS = frozenset(k for k, spec in kinds().items() if not spec.has_vide
 PEOPLE_KINDS = frozenset(k for k, spec in kinds().items() if spec.people)
 THUMB_WIDTH = 640
 THUMB_MIN_WIDTH = 480  # small recordings are enlarged so the drawn labels stay legible
-SHEET_TILE_WIDTH = 320
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def clip_paths(event_id: str) -> tuple[str, str]:
@@ -44,10 +41,6 @@ def clip_paths(event_id: str) -> tuple[str, str]:
 
 def thumb_path(event_id: str) -> str:
     return f"thumbs/{event_id}.jpg"
-
-
-def sheet_path(session_id: str) -> str:
-    return f"thumbs/session_{_SAFE.sub('_', session_id)}.jpg"
 
 
 def cut_event_media(
@@ -167,15 +160,15 @@ def source_for(
     """The readable recording that holds wall-clock time ``t`` of the event's camera."""
     eps = timedelta(milliseconds=1)
     probe = find_probe(probes, event.source_file)
-    if probe is not None and _holds(probe, t, eps):
+    if probe is not None and holds(probe, t, eps):
         return probe
     for p in probes.values():
-        if p.camera_id == event.camera_id and _holds(p, t - eps if prefer_end else t, eps):
+        if p.camera_id == event.camera_id and holds(p, t - eps if prefer_end else t, eps):
             return p
     return None
 
 
-def _holds(p: FileProbe, t: datetime, eps: timedelta) -> bool:
+def holds(p: FileProbe, t: datetime, eps: timedelta) -> bool:
     return (
         p.readable
         and p.start is not None
@@ -330,94 +323,3 @@ def _card_for(event: Event, target: Path, extra: list[str], site: Site | None = 
         lines.append(f"file {Path(event.source_file).name[:60]}")
     lines += [x[:70] for x in extra]
     media.write_jpeg(media.card((THUMB_WIDTH, 360), lines), target)
-
-
-# --- contact sheets --------------------------------------------------------------------
-
-
-def write_contact_sheets(
-    sessions: Sequence[ExamSession],
-    probes: Mapping[str, FileProbe],
-    evidence_dir: Path,
-    site: Site | None = None,
-    tiles: int = 12,
-    columns: int = 4,
-) -> dict[str, str]:
-    """One JPEG per session: ``tiles`` frames evenly spread over the scheduled window.
-
-    Moments with no readable video show a grey "no video" tile, so a sheet alone tells how
-    much of a session was recorded. Returns ``{session_id: relative path}``; existing sheets
-    are reused.
-    """
-    out: dict[str, str] = {}
-    for session in sessions:
-        rel = sheet_path(session.session_id)
-        target = Path(evidence_dir) / rel
-        if not target.exists():
-            try:
-                _contact_sheet(session, probes, target, tiles, columns, site.tz if site else None)
-            except Exception as exc:
-                log.warning("contact sheet for %s failed: %s", session.session_id, exc)
-                continue
-        out[session.session_id] = rel
-    return out
-
-
-def _contact_sheet(
-    session: ExamSession,
-    probes: Mapping[str, FileProbe],
-    target: Path,
-    tiles: int,
-    columns: int,
-    tz: tzinfo | None = None,
-) -> None:
-    import cv2
-
-    span = session.duration_s
-    times = [
-        session.scheduled_start + timedelta(seconds=span * (i + 0.5) / tiles) for i in range(tiles)
-    ]
-    by_file: dict[Path, list[tuple[int, float]]] = {}
-    for i, t in enumerate(times):
-        for p in probes.values():
-            if p.camera_id == session.camera_id and _holds(p, t, timedelta(0)):
-                assert p.start is not None
-                by_file.setdefault(p.path, []).append((i, (t - p.start).total_seconds()))
-                break
-    frames: list[np.ndarray | None] = [None] * tiles
-    for path, wanted in by_file.items():
-        grabbed = media.grab_frames(path, [o for _, o in wanted], SHEET_TILE_WIDTH)
-        for (i, _), g in zip(wanted, grabbed, strict=True):
-            frames[i] = g[1] if g is not None else None
-    size = next(
-        ((f.shape[1], f.shape[0]) for f in frames if f is not None), (SHEET_TILE_WIDTH, 180)
-    )
-    cells = []
-    for t, f in zip(times, frames, strict=True):
-        if f is None:
-            f = media.card(size, ["no video"], colour=(90, 90, 90))
-        elif (f.shape[1], f.shape[0]) != size:
-            f = cv2.resize(f, size, interpolation=cv2.INTER_AREA)
-        cells.append(media.caption(f, [media.stamp(t, tz)[11:]]))
-    rows = []
-    blank = np.zeros_like(cells[0])
-    for r in range(0, len(cells), columns):
-        row = cells[r : r + columns]
-        row += [blank] * (columns - len(row))
-        rows.append(np.hstack(row))
-    sheet = np.vstack(rows)
-    title = np.full((30, sheet.shape[1], 3), 24, np.uint8)
-    cv2.putText(
-        title,
-        media._ascii(
-            f"{session.session_id}  {session.camera_id}  {session.exam_type}  "
-            f"{media.stamp(session.scheduled_start, tz)}"
-        ),
-        (8, 21),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        0.6,
-        (255, 255, 255),
-        1,
-        cv2.LINE_AA,
-    )
-    media.write_jpeg(np.vstack([title, sheet]), target, quality=80)

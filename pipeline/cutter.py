@@ -32,6 +32,7 @@ from pathlib import Path
 
 import av
 
+from pipeline.h264 import annexb_to_length_prefixed, avcc_parameter_sets
 from pipeline.review.media import atomic_path, scaled_size
 
 BROWSER_PIX_FMTS = {"yuv420p", "yuvj420p"}
@@ -285,51 +286,13 @@ def _encode(src: Path, start_s: float, end_s: float, tmp: Path, max_width: int) 
 # --- splice: re-encode the partial GOP at the head, copy the rest -------------------------
 
 
-def _avcc_parameter_sets(extradata: bytes | None) -> tuple[list[bytes], int] | None:
-    """SPS and PPS NAL units and the NAL length size from an ``avcC`` record."""
-    if not extradata or len(extradata) < 7 or extradata[0] != 1:
-        return None
-    size = (extradata[4] & 3) + 1
-    sets: list[bytes] = []
-    i = 6
-    try:
-        for count_at in ("sps", "pps"):
-            count = (extradata[5] & 0x1F) if count_at == "sps" else extradata[i - 1]
-            for _ in range(count):
-                n = int.from_bytes(extradata[i : i + 2], "big")
-                sets.append(bytes(extradata[i + 2 : i + 2 + n]))
-                i += 2 + n
-            if count_at == "sps":
-                i += 1  # the PPS count byte
-    except IndexError:
-        return None
-    return (sets, size) if len(sets) >= 2 else None
-
-
-def _annexb_to_length_prefixed(data: bytes, size: int) -> bytes:
-    """x264 writes Annex B (start codes); an ``avc1`` track wants length-prefixed NAL units."""
-    nals, i, n = [], 0, len(data)
-    starts = []
-    while i + 3 <= n:
-        if data[i] == 0 and data[i + 1] == 0 and data[i + 2] == 1:
-            starts.append(i + 3)
-            i += 3
-        else:
-            i += 1
-    for k, s in enumerate(starts):
-        e = starts[k + 1] - 3 if k + 1 < len(starts) else n
-        nal = data[s:e].rstrip(b"\x00") if k + 1 < len(starts) else data[s:e]
-        nals.append(nal)
-    return b"".join(len(x).to_bytes(size, "big") + x for x in nals if x)
-
-
 def _splice(src: Path, start_s: float, head_key_s: float, end_s: float, tmp: Path) -> CutResult:
     """Encode ``[start_s, k1)`` with x264 (in-band SPS/PPS), then copy from keyframe ``k1`` on,
     re-sending the camera's SPS/PPS in-band at the switch so decoders go back to them."""
     with av.open(str(src), metadata_errors="ignore") as inp:
         vin = inp.streams.video[0]
         ctx = vin.codec_context
-        params = _avcc_parameter_sets(ctx.extradata)
+        params = avcc_parameter_sets(ctx.extradata)
         if params is None:
             raise ValueError("no avcC parameter sets to splice with")
         sets, nal_size = params
@@ -385,7 +348,7 @@ def _splice(src: Path, start_s: float, head_key_s: float, end_s: float, tmp: Pat
                     shift = first - delay
                     origin = float(shift * tb)
                     for h in head:
-                        data = _annexb_to_length_prefixed(bytes(h), nal_size)
+                        data = annexb_to_length_prefixed(bytes(h), nal_size)
                         p = av.Packet(data)
                         p.pts, p.dts = h.pts - shift, h.pts - delay - shift
                         p.time_base = tb
