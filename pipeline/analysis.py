@@ -58,7 +58,3 @@ def parse_checks(value: str | None) -> tuple[str, ...]:
 
 def analysers_for(checks: tuple[str, ...]) -> list[object]:
     return [load(spec)() for check in checks for spec in ANALYSERS.get(check, ())]
-
-
-def finders_for(checks: tuple[str, ...]) -> list[object]:
-    return [load(spec)() for check in checks for spec in FINDERS.get(check, ())]

@@ -1,5 +1,5 @@
-"""Runs of a boolean signal over sample times, hysteresis, and spans: the one place findings
-are cut and time spans merged.
+"""Runs of a boolean signal over sample times, and spans: the one place findings are cut and
+time spans merged.
 
 A sample at time ``t[i]`` stands for ``[t[i], t[i+1])``. Short flips inside a run (a brief
 miss or occlusion) are bridged when shorter than ``bridge_s``; runs shorter than ``min_s`` are
@@ -56,22 +56,6 @@ def runs(
         else:
             merged.append([start, end])
     return [(float(a), float(b)) for a, b in merged if b - a >= min_s]
-
-
-def hysteresis(
-    enter: np.ndarray, stay: np.ndarray, unknown: np.ndarray | None = None
-) -> np.ndarray:
-    """Per sample: in the state once ``enter`` holds, and while ``stay`` holds after that
-    (the relaxed test, so noise cannot split a run); an ``unknown`` sample keeps the state."""
-    out = np.zeros(len(enter), dtype=bool)
-    on = False
-    for i in range(len(enter)):
-        if unknown is not None and unknown[i]:
-            out[i] = on
-            continue
-        on = bool(enter[i] or (on and stay[i]))
-        out[i] = on
-    return out
 
 
 def union(spans: Iterable[Span]) -> list[Span]:

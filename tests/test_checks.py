@@ -99,6 +99,7 @@ def _site(tmp_path: Path, rules: str) -> Path:
         ("min_blak_s = 5", "rules.min_blak_s", "unknown key (known: allowed_codecs"),
         ("min_black_s = -5", "rules.min_black_s", "a number from 0 to 86400 s, got -5"),
         ("min_fps = 5000", "rules.min_fps", "a number from 0 to 1000 fps, got 5000"),
+        ("station_motion_active = 1.5", "rules.station_motion_active", "from 0 to 1 share"),
         ('min_gap_s = "2"', "rules.min_gap_s", "must be a number from 0 to 86400 s"),
         ("min_height = 720.5", "rules.min_height", "a whole number from 0 to 8640 px"),
         ('allowed_codecs = "h264"', "rules.allowed_codecs", "a list of strings"),
@@ -129,6 +130,9 @@ def test_valid_rules_reach_the_checks(tmp_path: Path) -> None:
     site = load_site(_site(tmp_path, 'min_black_s = 7\nallowed_codecs = ["H264"]'))
     assert site.rules.min_black_s == 7.0 and site.rules.value("min_black_s") == 7.0
     assert site.rules.allowed_codecs == ("h264",)
+    assert Rules().value("station_motion_active") == 0.01  # declared default, not in Rules
+    tuned = load_site(_site(tmp_path, "station_motion_active = 0.05"))
+    assert tuned.rules.value("station_motion_active") == 0.05
 
 
 def test_checks_command_lists_every_check_kind_and_setting() -> None:

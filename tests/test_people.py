@@ -22,7 +22,6 @@ from pipeline.config import Analysis, Camera, Rules, Site  # noqa: E402
 from pipeline.detectors import Detections  # noqa: E402
 from pipeline.findings import SessionContext  # noqa: E402
 from pipeline.findings.people import (  # noqa: E402
-    MOTION_ACTIVE,
     ProctorAbsenceFinder,
     QaSubstitutionFinder,
     session_people_stats,
@@ -32,6 +31,8 @@ from pipeline.records import ExamSession, FileProbe  # noqa: E402
 from pipeline.signals import AnalysisContext  # noqa: E402
 from pipeline.signals.people import PeopleSignals  # noqa: E402
 from pipeline.signals.station import StationSignals  # noqa: E402
+
+MOTION_ACTIVE = Rules().value("station_motion_active")  # the station check's default
 
 T0 = datetime(2022, 3, 15, 0, 0, tzinfo=UTC)
 STATION = ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0), (0.5, 1.0))

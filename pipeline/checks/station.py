@@ -35,6 +35,16 @@ class Station(Check):
     uses: ClassVar = UNUSABLE
     settings: ClassVar = (
         Setting(
+            "station_motion_active",
+            float,
+            0.01,
+            "share",
+            0,
+            1,
+            zh="工位区内变化像素占比达到此值，且有人在工位区，才算动手操作",
+            en="Share of station-zone pixels changed at which a person there counts as working",
+        ),
+        Setting(
             "min_station_idle_s",
             float,
             300.0,

@@ -24,10 +24,6 @@ from pipeline.records import Event
 
 log = logging.getLogger(__name__)
 
-# station_motion (share of station-zone pixels changed since the previous sample) at or above
-# which a person in the station zone counts as working hands-on
-MOTION_ACTIVE = 0.01
-
 
 def confirm_s(step_s: float, threshold_s: float) -> float:
     """How long a contrary state must last to split a run: a few samples, or 10 % of the rule."""
@@ -211,14 +207,14 @@ def _ffill(values: np.ndarray) -> np.ndarray:
     return np.nan_to_num(out)
 
 
-def _hands_on(s: _Series) -> np.ndarray:
+def _hands_on(s: _Series, motion_active: float) -> np.ndarray:
     """Per sample: someone works at the station. From ``station_hands_on`` (motion around a
     person in the zone) when the timeline has it, else from the zone's overall motion."""
     per_person = s.cols["station_hands_on"]
     if np.isfinite(per_person).any():
         return _ffill(per_person) > 0
     motion = _ffill(s.cols["station_motion"])
-    return (s.cols["persons_in_station_zone"] > 0) & (motion >= MOTION_ACTIVE)
+    return (s.cols["persons_in_station_zone"] > 0) & (motion >= motion_active)
 
 
 def _speech(ctx: SessionContext, a: float, b: float) -> dict:
@@ -266,7 +262,8 @@ class QaSubstitutionFinder:
         ok = s.valid("persons", "persons_in_station_zone")
         if not ok.any():
             return []
-        hands_on = _hands_on(s)
+        motion_active = float(ctx.site.rules.value("station_motion_active"))
+        hands_on = _hands_on(s, motion_active)
         t = s.t[ok]
         present = s.cols["persons"][ok] > 0
         active = hands_on[ok]
@@ -284,7 +281,7 @@ class QaSubstitutionFinder:
                 "share_hands_on": round(share_active, 3),
                 "hands_on_test": "motion around a person in the station zone"
                 if np.isfinite(s.cols["station_hands_on"]).any()
-                else f"person in the station zone and zone motion >= {MOTION_ACTIVE}",
+                else f"person in the station zone and zone motion >= {motion_active}",
                 **_speech(ctx, a, b),
             }
             events.append(
@@ -325,5 +322,6 @@ def session_people_stats(
         st = _Series(timeline, ctx, QaSubstitutionFinder.columns, excluded)
         ok = st.valid("persons_in_station_zone")
         if ok.any():
-            out["station_activity"] = round(float(_hands_on(st)[ok].mean()), 4)
+            motion_active = float(ctx.site.rules.value("station_motion_active"))
+            out["station_activity"] = round(float(_hands_on(st, motion_active)[ok].mean()), 4)
     return out
