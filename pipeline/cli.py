@@ -89,6 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("archive-check", help="verify evidence and recordings against the manifest")
     p.add_argument("evidence", type=Path)
     p.add_argument("--schedule", type=Path)
+
+    p = sub.add_parser("export", help="the problem list (问题清单) as XLSX and/or CSV")
+    p.add_argument("evidence", type=Path)
+    p.add_argument("--xlsx", type=Path, metavar="FILE")
+    p.add_argument("--csv", type=Path, metavar="FILE")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
+
+    p = sub.add_parser("summary", help="roll up many evidence folders (centres, months)")
+    p.add_argument("evidence", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument("--xlsx", type=Path, metavar="FILE")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
     return parser
 
 
@@ -170,12 +182,40 @@ def cmd_archive_check(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from pipeline.inspectorate.export import export_problem_list
+
+    if args.xlsx is None and args.csv is None:
+        _err("export: give --xlsx FILE and/or --csv FILE")
+        return 2
+    if not (args.evidence / "events.parquet").is_file():
+        raise InputError(args.evidence, None, "not an evidence folder (no events.parquet)")
+    for path in export_problem_list(
+        args.evidence, xlsx=args.xlsx, csv_path=args.csv, lang=args.lang
+    ):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from pipeline.inspectorate.summary import write_summary
+
+    r = write_summary(args.evidence, args.out, xlsx=args.xlsx, lang=args.lang)
+    print(
+        f"{r.folders.num_rows} evidence folders, {r.months.num_rows} centre-months -> "
+        f"{args.out / 'index.html'}" + (f", {args.xlsx}" if args.xlsx else "")
+    )
+    return 0
+
+
 COMMANDS = {
     "samples": cmd_samples,
     "scan": cmd_scan,
     "report": cmd_report,
     "review": cmd_review,
     "archive-check": cmd_archive_check,
+    "export": cmd_export,
+    "summary": cmd_summary,
 }
 
 

@@ -110,6 +110,50 @@ REVIEWS = pa.schema(
     ]
 )
 
+# `examaudit summary`: roll-ups across evidence folders (hours are scheduled exam hours)
+SUMMARY_MONTHS = pa.schema(
+    [
+        ("evidence", pa.string()),
+        ("centre_id", pa.string()),
+        ("month", pa.string()),  # local YYYY-MM in the folder's site time zone
+        ("sessions", pa.int64()),
+        ("sessions_flagged", pa.int64()),
+        ("sessions_missing", pa.int64()),
+        ("scheduled_h", pa.float64()),
+        ("recorded_h", pa.float64()),
+        ("findings", pa.int64()),
+        ("reviewed", pa.int64()),
+        ("confirmed", pa.int64()),
+        ("findings_per_10h", pa.float64()),
+        ("reviewed_share", pa.float64()),
+    ]
+)
+
+SUMMARY_ITEMS = pa.schema(
+    [
+        ("centre_id", pa.string()),
+        ("month", pa.string()),
+        ("item", pa.string()),  # checklist item code, e.g. 二(二)6
+        ("findings", pa.int64()),
+        ("findings_per_10h", pa.float64()),
+    ]
+)
+
+SUMMARY_WORST = pa.schema(
+    [
+        ("evidence", pa.string()),
+        ("centre_id", pa.string()),
+        ("room_id", pa.string()),
+        ("session_id", pa.string()),
+        ("exam_type", pa.string()),
+        ("scheduled_start", TS),
+        ("coverage", pa.float64()),
+        ("verdict", pa.string()),
+        ("findings", pa.int64()),
+        ("finding_s", pa.float64()),
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "files": FILES,
     "sessions": SESSIONS,

@@ -75,6 +75,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "no_timeline": ("无画面分析数据", "No picture analysis for this session"),
     "contact_sheet": ("缩略图总览", "Contact sheet"),
     "event_list": ("问题列表", "Findings"),
+    "checklist": ("按检查项汇总", "Findings by checklist item"),
     "thumb": ("截图", "Thumbnail"),
     "clip": ("视频片段", "Clip"),
     "tail_clip": ("结尾片段", "Tail clip"),

@@ -21,6 +21,7 @@ import jinja2
 import pyarrow.parquet as pq
 
 from pipeline.errors import InputError
+from pipeline.inspectorate.checklist import ITEMS, item_of
 from pipeline.records import EVENT_KINDS
 from pipeline.review import i18n
 from pipeline.review.media import atomic_path
@@ -354,8 +355,12 @@ def build_context(
         tail = None
         if e["clip"] and e["clip"].endswith(".mp4"):
             tail = _media(e["clip"][:-4] + "_tail.mp4", media_prefix, evidence_dir)
+        item = item_of(e["kind"], details)
         event_rows.append(
             {
+                "item": item.code,
+                "item_order": item.order,
+                "item_title": (item.title("zh"), item.title("en")),
                 "id": e["event_id"],
                 "anchor": "ev-" + e["event_id"],
                 "kind": e["kind"],
@@ -389,6 +394,18 @@ def build_context(
     def options(values: list[str]) -> list[str]:
         return sorted({v for v in values if v})
 
+    # findings are filed per checklist item of the campaign, as the problem list is
+    event_rows.sort(key=lambda r: r["item_order"])
+    checklist = [
+        (
+            item.code,
+            item.title("zh"),
+            item.title("en"),
+            sum(r["item"] == item.code for r in event_rows),
+        )
+        for item in ITEMS
+    ]
+
     kinds_present = [k for k in EVENT_KINDS if any(e["kind"] == k for e in events)]
     return {
         "lang": lang,
@@ -403,6 +420,7 @@ def build_context(
         "evidence_name": evidence_dir.resolve().name,
         "sessions": session_rows,
         "events": event_rows,
+        "checklist": checklist,
         "filters": {
             "centre": options(
                 [r["centre"] for r in session_rows] + [r["centre"] for r in event_rows]
