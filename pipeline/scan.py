@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import evidence, schemas
+from pipeline import evidence, schemas, seal
 from pipeline.analysis import CHECKS, finders_for
 from pipeline.config import Site, load_site
 from pipeline.errors import InputError
@@ -52,6 +52,7 @@ class ScanOptions:
     progress: bool | None = None  # None: only on a terminal
     clips: bool = True
     report: bool = True
+    sign_key: Path | None = None  # Ed25519 private key that signs the seal
 
 
 @dataclass
@@ -155,6 +156,7 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
     """The whole scan. Input errors raise InputError; unreadable recordings do not."""
     site, sessions = resolve_inputs(opts)
     out = Path(opts.out)
+    key = seal.signing_key(opts.sign_key, out)  # a bad key fails now, not after the work
     evidence.check_writable(out)
     evidence.sweep_temp_files(out)
     recordings = discover(Path(opts.recordings), site)
@@ -203,13 +205,13 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
     t0 = time.perf_counter()
     _write_tables(out, root, probes, session_rows, events, full_timeline)
     result.timings["write"] = time.perf_counter() - t0
-    if opts.report:
-        t0 = time.perf_counter()
-        _report(out)
-        result.timings["report"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _write_manifest(out, root, probes, site, opts)
+    _write_manifest(out, root, probes, site, opts, key)
     result.timings["manifest"] = time.perf_counter() - t0
+    if opts.report:  # a derived view, made after the seal that gives it the site's time zone
+        t0 = time.perf_counter()
+        _report(out, key)
+        result.timings["report"] = time.perf_counter() - t0
     result.exit_code = 1 if result.unreadable else 0
     return result
 
@@ -440,7 +442,7 @@ def _write_tables(out, root, probes, session_rows, events, timeline) -> None:
     )
 
 
-def _write_manifest(out, root, probes, site: Site, opts: ScanOptions) -> None:
+def _write_manifest(out, root, probes, site: Site, opts: ScanOptions, key) -> None:
     inputs = {
         "recordings": str(Path(opts.recordings).resolve()),
         "site": str(site.path.resolve()) if site.path else None,
@@ -449,10 +451,11 @@ def _write_manifest(out, root, probes, site: Site, opts: ScanOptions) -> None:
         "timezone": site.timezone,
         "files": {evidence.display_path(p.path, root): p.sha256 for p in probes},
     }
-    evidence.write_manifest(out, inputs, site.config_hash())
+    seal.seal_primary(out, inputs, site.config_hash(), sign_key=key)
 
 
-def _report(out: Path) -> None:
+def _report(out: Path, key) -> None:
     from pipeline.review.report import write_report
 
-    write_report(out)
+    with evidence.evidence_lock(out):
+        seal.reseal(out, [write_report(out)], sign_key=key)

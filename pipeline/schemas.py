@@ -106,7 +106,11 @@ REVIEWS = pa.schema(
         ("verdict", pa.string()),  # confirmed | dismissed | note
         ("note", pa.string()),
         ("reviewer", pa.string()),
-        ("reviewed_at", TS),
+        ("reviewed_at", TS),  # UTC, like every timestamp in the evidence
+        # the hash chain (append-only log): position, the previous row's hash, this row's hash
+        ("seq", pa.int64()),
+        ("prev_hash", pa.string()),
+        ("row_hash", pa.string()),
     ]
 )
 

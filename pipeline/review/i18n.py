@@ -92,6 +92,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "notes": ("备注记录", "Notes"),
     "saved": ("已保存", "Saved"),
     "save_failed": ("保存失败", "Save failed"),
+    "ask_reviewer": (
+        "请输入复核人姓名（本浏览器只问一次）",
+        "Your name as reviewer (asked once in this browser)",
+    ),
     "shown": ("显示", "Showing"),
     "of": ("/", "of"),
     "none_found": ("没有发现问题", "No findings"),

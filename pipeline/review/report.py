@@ -279,6 +279,12 @@ def _hm(t: datetime, tz: ZoneInfo) -> str:
     return t.astimezone(tz).strftime("%H:%M:%S")
 
 
+def zone_label(tz: ZoneInfo, at: datetime | None = None) -> str:
+    """The zone as a reader needs it: its name and its offset (at ``at``, for DST)."""
+    offset = (at or datetime.now(UTC)).astimezone(tz).strftime("%z")
+    return f"{tz.key} (UTC{offset[:3]}:{offset[3:]})"
+
+
 def _local(t: datetime | None, tz: ZoneInfo) -> str:
     return t.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if t else "–"
 
@@ -398,7 +404,7 @@ def build_context(
         "VERDICT": i18n.VERDICTS,
         "REVIEW": i18n.REVIEWS,
         "EXAM": i18n.EXAM_TYPES,
-        "tz": str(tz.key),
+        "tz": zone_label(tz, sessions[0]["scheduled_start"] if sessions else None),
         "generated": datetime.now(UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
         "evidence_name": evidence_dir.resolve().name,
         "sessions": session_rows,
