@@ -126,6 +126,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         checks=checks,
         progress=args.progress,
         clips=not args.no_clips,
+        report=not args.no_report,
     )
     result = run_scan(opts, say=lambda m: print(m, file=sys.stderr))
     print(
