@@ -27,4 +27,4 @@ class View(FrameRefined, FinderCheck):
             en="Shortest view change reported",
         ),
     )
-    finder = "pipeline.findings.picture:ViewChangedFinder"
+    finder = "pipeline.findings.view:ViewChangedFinder"
