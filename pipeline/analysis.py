@@ -30,7 +30,7 @@ FINDERS: dict[str, tuple[str, ...]] = {
     "integrity": (
         "pipeline.findings.picture:BlackScreenFinder",
         "pipeline.findings.picture:FrozenVideoFinder",
-        "pipeline.findings.picture:ViewChangedFinder",
+        "pipeline.findings.view:ViewChangedFinder",
         "pipeline.findings.clock:ClockJumpFinder",
     ),
     "people": (

@@ -36,6 +36,23 @@ class Rules:
     max_clock_drift_s: float = 2.0
     allowed_codecs: tuple[str, ...] = ("h264", "hevc")
     max_keyframe_interval_s: float = 10.0
+    # values of registered check settings that have no field above (pipeline.checks)
+    # (name, value) pairs: hashable, like the rest of the config
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def value(self, name: str) -> Any:
+        """A ``[rules]`` setting by name: a field, a value from site.toml, else its default."""
+        if name != "extra" and name in _RULE_FIELDS:
+            return getattr(self, name)
+        for key, value in self.extra:
+            if key == name:
+                return value
+        from pipeline.checks.registry import settings
+
+        return settings()[name][0].default
+
+
+_RULE_FIELDS = frozenset(f.name for f in fields(Rules))
 
 
 @dataclass(frozen=True)
@@ -145,6 +162,17 @@ def _section(path: Path, prefix: str, cls: type, raw: Any) -> Any:
     return obj
 
 
+def _rules(path: Path, raw: Any) -> Rules:
+    """``[rules]``, validated against the settings the registered checks declare."""
+    from pipeline.checks.registry import parse_rules
+
+    if not isinstance(raw, dict):
+        raise InputError(path, "rules", "must be a table")
+    values = parse_rules(path, raw)
+    extra = tuple(sorted((k, v) for k, v in values.items() if k not in _RULE_FIELDS))
+    return Rules(**{k: v for k, v in values.items() if k in _RULE_FIELDS}, extra=extra)
+
+
 def _polygon(path: Path, key: str, value: Any) -> Polygon:
     if not isinstance(value, list) or len(value) < 3:
         raise InputError(path, key, "must be a list of at least 3 [x, y] points")
@@ -244,7 +272,7 @@ def load_site(path: Path | None) -> Site:
         path=path,
         timezone=timezone,
         filename_pattern=pattern,
-        rules=_section(path, "rules", Rules, raw.get("rules", {})),
+        rules=_rules(path, raw.get("rules", {})),
         analysis=_section(path, "analysis", Analysis, raw.get("analysis", {})),
         review=_section(path, "review", Review, raw.get("review", {})),
         cameras={cid: _camera(path, cid, c) for cid, c in cameras_raw.items()},

@@ -25,10 +25,9 @@ import numpy as np
 
 from pipeline.config import Site
 from pipeline.errors import RecordingError
-from pipeline.findings.picture import VIEW_CHANGED, VIEW_RESTORED, view_distance
+from pipeline.findings.view import view_test
 from pipeline.records import Event, FileProbe
 from pipeline.sampling import decode_window
-from pipeline.signals.fingerprint import ahash
 from pipeline.signals.picture import (
     BLACK_LUMA_EXIT,
     FROZEN_RATIO_EXIT,
@@ -43,7 +42,6 @@ from pipeline.signals.picture import (
 log = logging.getLogger("examaudit")
 
 REFINE_STEP_S = 0.1  # evaluate one frame per this much time inside a bracket
-_VIEW_SHARE = (VIEW_CHANGED + VIEW_RESTORED) / 2
 # a copied frame matches its original within this (grey levels, quarter analysis size)
 LOOP_SAME_MIN = 0.6
 LOOP_SAME_MAX = 1.0
@@ -64,10 +62,8 @@ def _test(kind: str, details: Mapping, reference: np.ndarray | None) -> Callable
             return bool(score[0] <= FROZEN_RATIO_EXIT)
 
         return frozen
-    if kind == "view" and "reference_layout" in details:
-        ref = int(details["reference_layout"], 16)
-        stable = int(details["stable_bits"], 16)
-        return lambda g: float(view_distance(ahash(g), ref, stable)[0]) >= _VIEW_SHARE
+    if kind == "view":
+        return view_test(details)
     return None
 
 
