@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-clips", action="store_true", help="skip clips and thumbnails")
     p.add_argument("--no-report", action="store_true", help="skip report/index.html")
+    p.add_argument(
+        "--reference",
+        type=Path,
+        metavar="EVIDENCE",
+        help="cameras' usual views from an earlier evidence folder (its views.parquet)",
+    )
 
     p = sub.add_parser("report", help="write report/index.html from evidence")
     p.add_argument("evidence", type=Path)
@@ -126,6 +132,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         checks=checks,
         progress=args.progress,
         clips=not args.no_clips,
+        reference=args.reference,
     )
     result = run_scan(opts, say=lambda m: print(m, file=sys.stderr))
     print(
