@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
 
+    p = sub.add_parser("checks", help="list every check, its kinds, columns and settings")
+    p.add_argument("--lang", choices=("zh", "en"), default="en")
+    p.add_argument("--write-readme", type=Path, metavar="README", help="rewrite its settings table")
+
     p = sub.add_parser("archive-check", help="verify evidence and recordings against the manifest")
     p.add_argument("evidence", type=Path)
     p.add_argument("--schedule", type=Path)
@@ -132,6 +136,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         checks=checks,
         progress=args.progress,
         clips=not args.no_clips,
+        report=not args.no_report,
         reference=args.reference,
     )
     result = run_scan(opts, say=lambda m: print(m, file=sys.stderr))
@@ -177,12 +182,28 @@ def cmd_archive_check(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_checks(args: argparse.Namespace) -> int:
+    from pipeline.checks.listing import describe, write_readme
+
+    if args.write_readme is not None:
+        try:
+            changed = write_readme(args.write_readme)
+        except (OSError, ValueError) as exc:
+            _err(str(exc))
+            return 2
+        print(f"{'rewrote' if changed else 'unchanged'}: {args.write_readme}")
+        return 0
+    print(describe(args.lang))
+    return 0
+
+
 COMMANDS = {
     "samples": cmd_samples,
     "scan": cmd_scan,
     "report": cmd_report,
     "review": cmd_review,
     "archive-check": cmd_archive_check,
+    "checks": cmd_checks,
 }
 
 

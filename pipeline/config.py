@@ -43,6 +43,23 @@ class Rules:
     # view_changed: a new view held from a change to the end of the batch over at least this
     # many sessions is a permanent re-aim (one finding; later sessions judged against it)
     view_persistent_sessions: int = 2
+    # values of registered check settings that have no field above (pipeline.checks)
+    # (name, value) pairs: hashable, like the rest of the config
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def value(self, name: str) -> Any:
+        """A ``[rules]`` setting by name: a field, a value from site.toml, else its default."""
+        if name != "extra" and name in _RULE_FIELDS:
+            return getattr(self, name)
+        for key, value in self.extra:
+            if key == name:
+                return value
+        from pipeline.checks.registry import settings
+
+        return settings()[name][0].default
+
+
+_RULE_FIELDS = frozenset(f.name for f in fields(Rules))
 
 
 @dataclass(frozen=True)
@@ -151,6 +168,17 @@ def _section(path: Path, prefix: str, cls: type, raw: Any) -> Any:
             if getattr(obj, key) <= 0:
                 raise InputError(path, f"{prefix}.{key}", "must be > 0")
     return obj
+
+
+def _rules(path: Path, raw: Any) -> Rules:
+    """``[rules]``, validated against the settings the registered checks declare."""
+    from pipeline.checks.registry import parse_rules
+
+    if not isinstance(raw, dict):
+        raise InputError(path, "rules", "must be a table")
+    values = parse_rules(path, raw)
+    extra = tuple(sorted((k, v) for k, v in values.items() if k not in _RULE_FIELDS))
+    return Rules(**{k: v for k, v in values.items() if k in _RULE_FIELDS}, extra=extra)
 
 
 def _polygon(path: Path, key: str, value: Any) -> Polygon:
@@ -269,7 +297,7 @@ def load_site(path: Path | None) -> Site:
         path=path,
         timezone=timezone,
         filename_pattern=pattern,
-        rules=_section(path, "rules", Rules, raw.get("rules", {})),
+        rules=_rules(path, raw.get("rules", {})),
         analysis=_section(path, "analysis", Analysis, raw.get("analysis", {})),
         review=_section(path, "review", Review, raw.get("review", {})),
         cameras={cid: _camera(path, cid, c) for cid, c in cameras_raw.items()},

@@ -21,11 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import evidence, schemas
-from pipeline.analysis import CHECKS, finders_for
+from pipeline.analysis import CHECKS
+from pipeline.checks import runner
 from pipeline.config import Site, load_site
 from pipeline.errors import InputError
 from pipeline.findings import SessionContext
-from pipeline.findings.coverage import file_findings, session_coverage
+from pipeline.findings.coverage import session_coverage
 from pipeline.plan import plan_sessions
 from pipeline.probe import failed_probe
 from pipeline.progress import Progress
@@ -141,13 +142,18 @@ def _session_timeline(tables: pa.Table, s: ExamSession) -> pa.Table:
     return part.set_column(0, "session_id", ids)
 
 
-def _people_stats(timeline: pa.Table, ctx: SessionContext, checks: Sequence[str]) -> dict:
+def _people_stats(
+    timeline: pa.Table, ctx: SessionContext, checks: Sequence[str], results: runner.Results
+) -> dict:
     empty = {"proctor_presence": None, "longest_proctor_absence_s": None, "station_activity": None}
     if "people" not in checks:
         return empty
+    from pipeline.checks.base import Inputs
+    from pipeline.checks.people import UNUSABLE, unusable_spans
     from pipeline.findings.people import session_people_stats
 
-    return {**empty, **session_people_stats(timeline, ctx)}
+    used = Inputs(site=ctx.site, used={u: results.get(u, []) for u in UNUSABLE})
+    return {**empty, **session_people_stats(timeline, ctx, unusable_spans(used))}
 
 
 def _verdict(coverage: float, events: int) -> str:
@@ -247,8 +253,7 @@ def _reduce(
     statistics; then loops over the whole batch, refinement, and the file-level findings
     (counted in the sessions they overlap). Also returns views.parquet and its pictures."""
     progress.stage("sessions", total=len(contexts), unit="sessions")
-    finders = finders_for(checks)
-    file_events = [e for p in probes for e in file_findings(p, site)]
+    file_events = [e for p in probes for e in runner.file_events(p, site, checks)]
     events: list[Event] = []
     rows: list[dict[str, Any]] = []
     timelines = [_session_timeline(timeline, ctx.session) for ctx in contexts]
@@ -262,7 +267,8 @@ def _reduce(
         events.extend(found)
     for ctx, tl in zip(contexts, timelines, strict=True):
         s = ctx.session
-        events.extend(e for f in finders for e in f(tl, ctx))
+        found, results = runner.session_events(tl, ctx, checks)
+        events.extend(found)
         cov = session_coverage(ctx)
         rows.append(
             {
@@ -276,17 +282,13 @@ def _reduce(
                 "recorded_s": cov.recorded_s,
                 "coverage": cov.coverage,
                 "longest_gap_s": cov.longest_gap_s,
-                **_people_stats(tl, ctx, checks),
+                **_people_stats(tl, ctx, checks, results),
             }
         )
         progress.advance()
     full = pa.concat_tables(timelines) if timelines else schemas.TIMELINE.empty_table()
-    if "integrity" in checks:
-        from pipeline.findings.loops import find_loops
-        from pipeline.refine import refine_events
-
-        events.extend(find_loops(full, contexts, site.rules))
-        events = refine_events(events, {p.path.name: p for p in probes}, site)
+    events.extend(runner.batch_events(full, contexts, site, checks))
+    events = runner.refine(events, {p.path.name: p for p in probes}, site)
     for row, ctx in zip(rows, contexts, strict=True):
         s = ctx.session
         related = sum(

@@ -150,12 +150,9 @@ def _blocks(cam: _Camera) -> list[np.ndarray]:
 def learn(
     parts: list[tuple[SessionContext, pa.Table]], rules: Rules, pinned: View | None = None
 ) -> tuple[CameraViews, list[int]]:
-    """The camera's views over the batch and the sample index of each permanent re-aim.
-
-    ``parts`` are the camera's sessions (context, timeline). Returns the views (the first
-    pinned or learned) and, for each later view, the index of its first sample into the
-    camera's usable samples (see :func:`_gather`).
-    """
+    """The camera's views over the batch and, for each permanent re-aim, the index into
+    ``parts`` (the camera's sessions: context, timeline) of the session where it happened.
+    The first view is the pinned one or the learned usual view."""
     cam = _gather(parts)
     camera_id = parts[0][0].session.camera_id if parts else ""
     n_sessions = len({k for k in cam.session.tolist()})

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-KINDS: dict[str, tuple[str, str]] = {
-    "recording_missing": ("录像缺失", "Recording missing"),
-    "recording_gap": ("录像中断", "Recording gap"),
-    "black_screen": ("黑屏/遮挡", "Black or covered"),
-    "frozen_video": ("画面冻结", "Frozen picture"),
-    "view_changed": ("视角改变", "View changed"),
-    "looped_footage": ("画面重复", "Looped footage"),
-    "clock_jump": ("时钟跳变", "Clock jump"),
-    "proctor_absent": ("监考缺席", "Proctor absent"),
-    "qa_substitution": ("实操改问答", "Practical run as Q&A"),
-    "format_noncompliant": ("格式不合规", "Format non-compliant"),
-    "file_unreadable": ("文件无法读取", "File unreadable"),
-}
+
+def kind_labels() -> dict[str, tuple[str, str]]:
+    """``{kind: (zh, en)}`` of every kind, as the checks declare them (:mod:`pipeline.checks`)."""
+    from pipeline.checks.registry import kinds
+
+    return {k: (spec.zh, spec.en) for k, spec in kinds().items()}
+
+
+def __getattr__(name: str):
+    if name == "KINDS":  # the older name of kind_labels()
+        return kind_labels()
+    raise AttributeError(name)
+
 
 VERDICTS: dict[str, tuple[str, str]] = {
     "pass": ("通过", "Pass"),

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 import pyarrow.parquet as pq
 
+from pipeline.checks import registry as checks
 from pipeline.errors import InputError
-from pipeline.records import EVENT_KINDS
 from pipeline.review import i18n
 from pipeline.review.media import atomic_path
 from pipeline.review.reviews import ReviewState, load_reviews, review_states
@@ -33,19 +33,11 @@ LANGS = ("zh", "en")
 SVG_W = 1000.0
 STATION_BINS = 240
 
-KIND_COLOURS = {
-    "recording_missing": "#7f1d1d",
-    "recording_gap": "#dc2626",
-    "black_screen": "#111827",
-    "frozen_video": "#0891b2",
-    "view_changed": "#7c3aed",
-    "looped_footage": "#db2777",
-    "clock_jump": "#ea580c",
-    "proctor_absent": "#d97706",
-    "qa_substitution": "#2563eb",
-    "format_noncompliant": "#64748b",
-    "file_unreadable": "#991b1b",
-}
+
+def kind_colours(present: list[str] = ()) -> dict[str, str]:
+    """Colour per kind, from the checks' declarations (any other kind present: black)."""
+    colours = {k: spec.colour for k, spec in checks.kinds().items()}
+    return {**{k: checks.kind(k).colour for k in present}, **colours}
 
 
 def _env() -> jinja2.Environment:
@@ -234,13 +226,13 @@ def _timeline(
         bar = scale.bar(
             e["start"],
             max(e["end"], e["start"] + timedelta(seconds=1)),
-            colour=KIND_COLOURS.get(e["kind"], "#000"),
+            colour=checks.kind(e["kind"]).colour,
             title=f"{e['kind']} {_hm(e['start'], tz)}–{_hm(e['end'], tz)}",
             href=f"#ev-{e['event_id']}",
         )
         if bar:
             lanes.setdefault(e["kind"], []).append(bar)
-    order = {k: i for i, k in enumerate(EVENT_KINDS)}
+    order = {k: i for i, k in enumerate(checks.kinds())}
     tl.events = sorted(lanes.items(), key=lambda kv: order.get(kv[0], len(order)))
     n = 6
     for i in range(n + 1):
@@ -360,7 +352,7 @@ def build_context(
                 "id": e["event_id"],
                 "anchor": "ev-" + e["event_id"],
                 "kind": e["kind"],
-                "colour": KIND_COLOURS.get(e["kind"], "#000"),
+                "colour": checks.kind(e["kind"]).colour,
                 "session": e["session_id"] or "",
                 "session_anchor": "s-" + re.sub(r"[^A-Za-z0-9_-]", "_", e["session_id"] or ""),
                 "centre": s.get("centre_id") or "",
@@ -395,12 +387,13 @@ def build_context(
     def options(values: list[str]) -> list[str]:
         return sorted({v for v in values if v})
 
-    kinds_present = [k for k in EVENT_KINDS if any(e["kind"] == k for e in events)]
+    order = {k: i for i, k in enumerate(checks.kinds())}
+    kinds_present = sorted({e["kind"] for e in events}, key=lambda k: (order.get(k, len(order)), k))
     return {
         "lang": lang,
         "mode": mode,
         "S": i18n.STRINGS,
-        "KIND": i18n.KINDS,
+        "KIND": i18n.kind_labels(),
         "VERDICT": i18n.VERDICTS,
         "REVIEW": i18n.REVIEWS,
         "EXAM": i18n.EXAM_TYPES,
@@ -430,7 +423,7 @@ def build_context(
             "files": len(files),
             "unreadable": sum(bool(f["error"]) for f in files),
         },
-        "kind_colours": KIND_COLOURS,
+        "kind_colours": kind_colours(kinds_present),
         "svg_w": SVG_W,
     }
 
