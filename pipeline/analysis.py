@@ -16,6 +16,7 @@ ANALYSERS: dict[str, tuple[str, ...]] = {
     "integrity": (
         "pipeline.signals.picture:PictureSignals",
         "pipeline.signals.fingerprint:FingerprintSignals",
+        "pipeline.signals.view:ViewSignals",
         "pipeline.signals.clock:ClockSignals",
     ),
     "people": (

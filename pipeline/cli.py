@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-clips", action="store_true", help="skip clips and thumbnails")
     p.add_argument("--no-report", action="store_true", help="skip report/index.html")
     p.add_argument("--sign-key", type=Path, metavar="KEY", help="Ed25519 key that signs the seal")
+    p.add_argument(
+        "--reference",
+        type=Path,
+        metavar="EVIDENCE",
+        help="cameras' usual views from an earlier evidence folder (its views.parquet)",
+    )
 
     p = sub.add_parser("report", help="write report/index.html from evidence")
     p.add_argument("evidence", type=Path)
@@ -139,6 +145,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         clips=not args.no_clips,
         report=not args.no_report,
         sign_key=args.sign_key,
+        reference=args.reference,
     )
     result = run_scan(opts, say=lambda m: print(m, file=sys.stderr))
     print(

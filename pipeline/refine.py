@@ -23,7 +23,7 @@ from datetime import timedelta
 import cv2
 import numpy as np
 
-from pipeline.config import Site
+from pipeline.config import Rules, Site
 from pipeline.errors import RecordingError
 from pipeline.findings.view import view_test
 from pipeline.records import Event, FileProbe
@@ -50,7 +50,9 @@ LOOP_SAME_MAX = 1.0
 LOOP_DISTINCT = 0.6
 
 
-def _test(kind: str, details: Mapping, reference: np.ndarray | None) -> Callable | None:
+def _test(
+    kind: str, details: Mapping, reference: np.ndarray | None, rules: Rules
+) -> Callable | None:
     """Per-frame test for ``kind``: luma image -> in the state?"""
     if kind == "black":
         return lambda g: float(g.mean()) <= BLACK_LUMA_EXIT or float(g.std()) <= UNIFORM_STD_EXIT
@@ -63,7 +65,7 @@ def _test(kind: str, details: Mapping, reference: np.ndarray | None) -> Callable
 
         return frozen
     if kind == "view":
-        return view_test(details)
+        return view_test(details, (rules.view_changed_distance + rules.view_restored_distance) / 2)
     return None
 
 
@@ -85,7 +87,7 @@ def _boundary(
     gray = without_overlay(gray_of(frames), site.camera(camera_id).clock_region)
     # inside the state is the bracket's end at a start, its beginning at an end
     inside = gray[-1] if start else gray[0]
-    test = _test(kind, details, inside)
+    test = _test(kind, details, inside, site.rules)
     if test is None:
         return None
     flags = np.fromiter((test(g) for g in gray), dtype=bool, count=len(gray))

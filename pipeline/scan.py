@@ -54,6 +54,7 @@ class ScanOptions:
     clips: bool = True
     report: bool = True
     sign_key: Path | None = None  # Ed25519 private key that signs the seal
+    reference: Path | None = None  # earlier evidence whose cameras' usual views are pinned
 
 
 @dataclass
@@ -84,6 +85,10 @@ def resolve_inputs(opts: ScanOptions) -> tuple[Site, list[ExamSession]]:
             "no schedule: pass --schedule or put schedule.csv in the recordings folder",
         )
     site = load_site(site_path).with_sample_every(opts.sample_every)
+    if opts.reference is not None:  # read now: a bad folder is bad usage (exit 2)
+        from pipeline.findings.usual_view import carried_views
+
+        carried_views(opts.reference)
     sessions = load_schedule(schedule_path)
     for s in sessions:
         cam = site.cameras.get(s.camera_id)
@@ -196,8 +201,8 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
                 for p in probes
             ]
             contexts, _ = plan_sessions(sessions, probes, site)
-        events, session_rows, full_timeline = _reduce(
-            contexts, probes, timeline, site, checks, progress
+        events, session_rows, full_timeline, views = _reduce(
+            contexts, probes, timeline, site, checks, progress, opts.reference
         )
         if opts.clips and events:
             events = _cut_media(
@@ -209,7 +214,7 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
     result.events = len(events)
     result.timings = dict(progress.timings)
     t0 = time.perf_counter()
-    _write_tables(out, root, probes, session_rows, events, full_timeline)
+    _write_tables(out, root, probes, session_rows, events, full_timeline, views)
     result.timings["write"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     _write_manifest(out, root, probes, site, opts, key)
@@ -244,18 +249,26 @@ def _reduce(
     site: Site,
     checks: tuple[str, ...],
     progress: Progress,
-) -> tuple[list[Event], list[dict[str, Any]], pa.Table]:
-    """Per session: its timeline, findings and statistics; then loops over the whole batch,
-    refinement, and the file-level findings (counted in the sessions they overlap)."""
+    reference: Path | None = None,
+) -> tuple[list[Event], list[dict[str, Any]], pa.Table, dict[str, bytes]]:
+    """Each camera's usual view over the batch; per session: its timeline, findings and
+    statistics; then loops over the whole batch, refinement, and the file-level findings
+    (counted in the sessions they overlap). Also returns views.parquet and its pictures."""
     progress.stage("sessions", total=len(contexts), unit="sessions")
     file_events = [e for p in probes for e in runner.file_events(p, site, checks)]
     events: list[Event] = []
     rows: list[dict[str, Any]] = []
-    timelines: list[pa.Table] = []
-    for ctx in contexts:
+    timelines = [_session_timeline(timeline, ctx.session) for ctx in contexts]
+    view_files: dict[str, bytes] = {}
+    if "integrity" in checks:
+        from pipeline.review.views import batch_views_with_pictures
+
+        contexts, found, view_files = batch_views_with_pictures(
+            list(contexts), timelines, probes, site, reference
+        )
+        events.extend(found)
+    for ctx, tl in zip(contexts, timelines, strict=True):
         s = ctx.session
-        tl = _session_timeline(timeline, s)
-        timelines.append(tl)
         found, results = runner.session_events(tl, ctx, checks)
         events.extend(found)
         cov = session_coverage(ctx)
@@ -288,7 +301,7 @@ def _reduce(
         row["verdict"] = _verdict(row["coverage"], row["event_count"])
         if row["exam_type"] != "practical":
             row["station_activity"] = None
-    return events + file_events, rows, full
+    return events + file_events, rows, full, view_files
 
 
 @dataclass(frozen=True)
@@ -432,16 +445,16 @@ def _cut_media(client, events, probes, contexts, site, detector_spec, device, ou
     return [done.get(e.event_id, e) for e in events]
 
 
-def _write_tables(out, root, probes, session_rows, events, timeline) -> None:
+def _write_tables(out, root, probes, session_rows, events, timeline, extra=None) -> None:
     tables = {
         "files": evidence.files_table(probes, root),
         "sessions": evidence.sessions_table(session_rows),
         "events": evidence.events_table(events),
         "timeline": timeline.cast(schemas.TIMELINE),
     }
-    evidence.commit_files(
-        {out / f"{name}.parquet": evidence.table_bytes(t) for name, t in tables.items()}
-    )
+    files = {out / f"{name}.parquet": evidence.table_bytes(t) for name, t in tables.items()}
+    files.update({out / rel: data for rel, data in (extra or {}).items()})
+    evidence.commit_files(files)
 
 
 def _write_manifest(out, root, probes, site: Site, opts: ScanOptions, key) -> None:

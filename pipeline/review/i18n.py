@@ -76,6 +76,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "contact_sheet": ("缩略图总览", "Contact sheet"),
     "event_list": ("问题列表", "Findings"),
     "thumb": ("截图", "Thumbnail"),
+    "reference_view": ("该摄像头常用视角", "Camera's usual view"),
     "clip": ("视频片段", "Clip"),
     "tail_clip": ("结尾片段", "Tail clip"),
     "no_clip": ("无视频片段", "No clip"),
