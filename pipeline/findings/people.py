@@ -38,7 +38,7 @@ def confirm_s(step_s: float, threshold_s: float) -> float:
 UNUSABLE_PICTURE = (
     "pipeline.findings.picture:BlackScreenFinder",
     "pipeline.findings.picture:FrozenVideoFinder",
-    "pipeline.findings.picture:ViewChangedFinder",
+    "pipeline.findings.view:ViewChangedFinder",
 )
 
 

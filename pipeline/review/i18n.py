@@ -77,6 +77,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "event_list": ("问题列表", "Findings"),
     "checklist": ("按检查项汇总", "Findings by checklist item"),
     "thumb": ("截图", "Thumbnail"),
+    "reference_view": ("该摄像头常用视角", "Camera's usual view"),
     "clip": ("视频片段", "Clip"),
     "tail_clip": ("结尾片段", "Tail clip"),
     "no_clip": ("无视频片段", "No clip"),
@@ -93,6 +94,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "notes": ("备注记录", "Notes"),
     "saved": ("已保存", "Saved"),
     "save_failed": ("保存失败", "Save failed"),
+    "ask_reviewer": (
+        "请输入复核人姓名（本浏览器只问一次）",
+        "Your name as reviewer (asked once in this browser)",
+    ),
     "shown": ("显示", "Showing"),
     "of": ("/", "of"),
     "none_found": ("没有发现问题", "No findings"),

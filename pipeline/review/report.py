@@ -28,7 +28,8 @@ from pipeline.review.media import atomic_path
 from pipeline.review.reviews import ReviewState, load_reviews, review_states
 
 TEMPLATES = Path(__file__).parent / "templates"
-MEDIA_PATH = re.compile(r"^(clips|thumbs)/[A-Za-z0-9._-]+\.(mp4|jpg)$")
+MEDIA_PATH = re.compile(r"^(clips|thumbs|views)/[A-Za-z0-9._-]+\.(mp4|jpg)$")
+HIDDEN_DETAILS = ("reference_signature",)  # machine data (base64), not for inspectors
 LANGS = ("zh", "en")
 SVG_W = 1000.0
 STATION_BINS = 240
@@ -272,6 +273,12 @@ def _hm(t: datetime, tz: ZoneInfo) -> str:
     return t.astimezone(tz).strftime("%H:%M:%S")
 
 
+def zone_label(tz: ZoneInfo, at: datetime | None = None) -> str:
+    """The zone as a reader needs it: its name and its offset (at ``at``, for DST)."""
+    offset = (at or datetime.now(UTC)).astimezone(tz).strftime("%z")
+    return f"{tz.key} (UTC{offset[:3]}:{offset[3:]})"
+
+
 def _local(t: datetime | None, tz: ZoneInfo) -> str:
     return t.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if t else "–"
 
@@ -371,11 +378,16 @@ def build_context(
                 "details": sorted(
                     (str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
                     for k, v in details.items()
+                    if k not in HIDDEN_DETAILS
                 ),
                 "source_file": e["source_file"] or "",
                 "clip": _media(e["clip"], media_prefix, evidence_dir),
                 "tail": tail,
                 "thumb": _media(e["thumb"], media_prefix, evidence_dir),
+                # view_changed: the camera's usual view, shown beside the session's picture
+                "reference_thumb": _media(
+                    details.get("reference_thumb"), media_prefix, evidence_dir
+                ),
                 "review": state.verdict or "unreviewed",
                 "reviewer": state.reviewer or "",
                 "reviewed_at": _local(state.reviewed_at, tz) if state.reviewed_at else "",
@@ -408,7 +420,7 @@ def build_context(
         "VERDICT": i18n.VERDICTS,
         "REVIEW": i18n.REVIEWS,
         "EXAM": i18n.EXAM_TYPES,
-        "tz": str(tz.key),
+        "tz": zone_label(tz, sessions[0]["scheduled_start"] if sessions else None),
         "generated": datetime.now(UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
         "evidence_name": evidence_dir.resolve().name,
         "sessions": session_rows,
