@@ -1,7 +1,7 @@
 """People on the sampled frames: how many, and how many stand in the proctor and station zones.
 
 The detector comes from the analysis context (built once per worker by the scan); without one,
-the embedded HOG detector is built lazily on first use.
+the committed SSDLite detector is built lazily on first use.
 
 ``station_hands_on`` counts the people in the station zone whose own surroundings (their box,
 grown by a quarter) changed since the previous sample: someone operating the equipment. Motion
@@ -34,9 +34,9 @@ class PeopleSignals:
         if ctx.detector is not None:
             return ctx.detector
         if self._default is None:
-            from pipeline.detectors.hog import HogDetector
+            from pipeline.detectors.ssdlite import SsdliteDetector
 
-            self._default = HogDetector(reason="default (no detector in the analysis context)")
+            self._default = SsdliteDetector(reason="default (no detector in the analysis context)")
         return self._default
 
     def detect(self, batch: FrameBatch, ctx: AnalysisContext) -> list[Detections]:
