@@ -294,6 +294,61 @@ def evaluate(
     return out
 
 
+def _session_boxes(detector, frames: np.ndarray) -> list:
+    """``person_boxes`` of ``frames`` taken as one session's samples (the people signal)."""
+    from pipeline.config import Camera, Site
+    from pipeline.findings.static import samples_of
+    from pipeline.frames import FrameBatch
+    from pipeline.signals import AnalysisContext
+    from pipeline.signals.people import PeopleSignals
+
+    site = Site()
+    ctx = AnalysisContext(Camera("eval"), site.rules, site.analysis, detector)
+    h, w = frames.shape[1:3]
+    batch = FrameBatch("eval", np.arange(len(frames), dtype=float), frames, (w, h))
+    return samples_of(list(PeopleSignals()(batch, ctx)["person_boxes"]))
+
+
+def static_filter_check(detector, width: int, data: Path, step: int = 5, n: int = 20) -> dict:
+    """The session-level static look-alike filter on each clip taken as one session (every
+    ``step``-th frame a sample: people who stand still for a while must survive it) and on
+    its empty plates as a session (a look-alike there must go)."""
+    from pipeline.findings.static import find_lookalikes
+
+    out = {}
+    for clip in CLIPS:
+        frames, full = decode(data / f"{clip}.mp4", width)
+        gt = load_gt(data / f"{clip}.gt.txt")
+        idx = np.arange(0, len(frames), step)
+        samples = _session_boxes(detector, frames[idx])
+        found = find_lookalikes(samples)
+        # real people boxes (IoU >= 0.5 with ground truth) at a look-alike's place
+        lost = 0
+        for k, (boxes, _) in enumerate(samples):
+            g = gt.get(int(idx[k]), np.zeros((0, 4))) / np.array([*full, *full])
+            for f in found:
+                at = iou_matrix(np.array([f.box]), boxes)[0] >= 0.6
+                lost += int((iou_matrix(boxes[at], g) >= 0.5).any(axis=1).sum()) if at.any() else 0
+        row = {"clip_lookalikes": len(found), "real_boxes_dropped": lost}
+        for kind, pl in zip(
+            ("plate", "desk_plate"), empty_plates(frames, gt, width / full[0], n), strict=True
+        ):
+            s = _session_boxes(detector, pl)
+            looks = find_lookalikes(s)
+            refs = np.array([f.box for f in looks]).reshape(-1, 4)
+            left = sum(
+                bool(len(b)) and bool((iou_matrix(b, refs).max(axis=1, initial=0) < 0.6).any())
+                for b, _ in s
+            )
+            row[kind] = {
+                "frames_with_detection": sum(len(b) > 0 for b, _ in s),
+                "lookalikes": len(looks),
+                "frames_with_detection_after_filter": left,
+            }
+        out[clip] = row
+    return out
+
+
 def ms_per_frame(detectors: dict[str, object], data: Path, frames: int = 30, rounds: int = 3):
     """CPU ms per 640 px frame on one core for each detector, measured in alternating rounds
     (a busy machine inflates all of them alike); the median round is reported."""
@@ -517,12 +572,19 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows:
             for clip in CLIPS:
                 print(table_row(f"{r['spec']} {clip}", r["width"], r[clip]))
+        static = {
+            spec: static_filter_check(det, Analysis().width, data)
+            for spec, det in dets.items()
+            if det.name != "yolo"  # an untrained network's boxes say nothing here
+        }
+        print("\nstatic look-alike filter (clip as one session, every 5th frame; plates):")
+        print(json.dumps(static, indent=1))
         timing = {} if args.no_timing else ms_per_frame(dets, data)
         if timing:
             print("\nCPU ms per 640x480 frame, one core (median of 3 alternating rounds):")
             for spec, ms in timing.items():
                 print(f"  {spec}: {ms}")
-        result = {"rows": rows, "ms_per_640_frame_one_core": timing}
+        result = {"rows": rows, "static_filter": static, "ms_per_640_frame_one_core": timing}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
