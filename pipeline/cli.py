@@ -1,4 +1,4 @@
-"""Command line: `examaudit samples|scan|report|review|archive-check` (DESIGN.md contract).
+"""Command line: `examaudit samples|scan|report|review|archive-check|keygen` (DESIGN.md).
 
 Exit status: 0 the run completed (findings are not errors), 1 some input could not be read
 or the archive check found problems, 2 bad usage or invalid config/schedule.
@@ -80,19 +80,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-clips", action="store_true", help="skip clips and thumbnails")
     p.add_argument("--no-report", action="store_true", help="skip report/index.html")
+    p.add_argument("--sign-key", type=Path, metavar="KEY", help="Ed25519 key that signs the seal")
+    p.add_argument(
+        "--reference",
+        type=Path,
+        metavar="EVIDENCE",
+        help="cameras' usual views from an earlier evidence folder (its views.parquet)",
+    )
 
     p = sub.add_parser("report", help="write report/index.html from evidence")
     p.add_argument("evidence", type=Path)
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
+    p.add_argument("--sign-key", type=Path, metavar="KEY", help="re-sign the seal with this key")
 
     p = sub.add_parser("review", help="serve the review app for inspectors")
     p.add_argument("evidence", type=Path)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--sign-key", type=Path, metavar="KEY", help="sign the seal on every verdict")
+
+    p = sub.add_parser("checks", help="list every check, its kinds, columns and settings")
+    p.add_argument("--lang", choices=("zh", "en"), default="en")
+    p.add_argument("--write-readme", type=Path, metavar="README", help="rewrite its settings table")
 
     p = sub.add_parser("archive-check", help="verify evidence and recordings against the manifest")
     p.add_argument("evidence", type=Path)
     p.add_argument("--schedule", type=Path)
+    p.add_argument("--public-key", type=Path, metavar="PUB", help="verify the seal's signature")
+
+    p = sub.add_parser("keygen", help="write an Ed25519 key pair for signing evidence")
+    p.add_argument("dir", type=Path)
     return parser
 
 
@@ -130,6 +147,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
         checks=checks,
         progress=args.progress,
         clips=not args.no_clips,
+        report=not args.no_report,
+        sign_key=args.sign_key,
+        reference=args.reference,
     )
     result = run_scan(opts, say=lambda m: print(m, file=sys.stderr))
     print(
@@ -139,18 +159,42 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _unsigned_warning(evidence: Path, key: object) -> None:
+    from pipeline.seal import MANIFEST, read_manifest
+
+    if key is None and (evidence / MANIFEST).is_file() and "signature" in read_manifest(evidence):
+        _err("warning: the seal is signed but this change is not; pass --sign-key KEY")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    from pipeline import seal
+    from pipeline.evidence import evidence_lock
     from pipeline.review.report import write_report
 
-    path = write_report(args.evidence, lang=args.lang)
-    print(f"wrote {path}")
+    key = seal.signing_key(args.sign_key, args.evidence)
+    with evidence_lock(args.evidence):
+        path = write_report(args.evidence, lang=args.lang)
+        sealed = seal.reseal(args.evidence, [path], sign_key=key)
+    print(f"wrote {path}" + (" (sealed as a derived view)" if sealed else ""))
+    _unsigned_warning(args.evidence, key)
     return 0
 
 
 def cmd_review(args: argparse.Namespace) -> int:
+    from pipeline import seal
     from pipeline.review.server import serve
 
-    serve(args.evidence, host=args.host, port=args.port)
+    key = seal.signing_key(args.sign_key, args.evidence)
+    _unsigned_warning(args.evidence, key)
+    serve(args.evidence, host=args.host, port=args.port, sign_key=key)
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from pipeline.signing import keygen
+
+    private, public = keygen(args.dir)
+    print(f"wrote {private} (private, mode 0600: keep it off the evidence) and {public}")
     return 0
 
 
@@ -158,12 +202,16 @@ def cmd_archive_check(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from pipeline.archive import check_archive
+    from pipeline.archive import audit_archive
+    from pipeline.signing import load_public_key
 
-    problems = check_archive(args.evidence, args.schedule)
+    public = load_public_key(args.public_key) if args.public_key else None
+    problems, notes = audit_archive(args.evidence, args.schedule, public)
     console = Console()
+    for note in notes:
+        console.print(f"note: {note}", markup=False)
     if not problems:
-        console.print(f"archive check passed: {args.evidence}")
+        console.print(f"archive check passed: {args.evidence}", markup=False)
         return 0
     table = Table(title=f"archive check: {len(problems)} problem(s) in {args.evidence}")
     for column in ("what", "name", "status", "detail"):
@@ -174,12 +222,29 @@ def cmd_archive_check(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_checks(args: argparse.Namespace) -> int:
+    from pipeline.checks.listing import describe, write_readme
+
+    if args.write_readme is not None:
+        try:
+            changed = write_readme(args.write_readme)
+        except (OSError, ValueError) as exc:
+            _err(str(exc))
+            return 2
+        print(f"{'rewrote' if changed else 'unchanged'}: {args.write_readme}")
+        return 0
+    print(describe(args.lang))
+    return 0
+
+
 COMMANDS = {
     "samples": cmd_samples,
     "scan": cmd_scan,
     "report": cmd_report,
     "review": cmd_review,
     "archive-check": cmd_archive_check,
+    "keygen": cmd_keygen,
+    "checks": cmd_checks,
 }
 
 

@@ -36,6 +36,30 @@ class Rules:
     max_clock_drift_s: float = 2.0
     allowed_codecs: tuple[str, ...] = ("h264", "hevc")
     max_keyframe_interval_s: float = 10.0
+    # view_changed: median cell distance (findings/view.py) from which a sample shows another
+    # view, and below which it is back (hysteresis); same view on real footage < 0.04
+    view_changed_distance: float = 0.06
+    view_restored_distance: float = 0.045
+    # view_changed: a new view held from a change to the end of the batch over at least this
+    # many sessions is a permanent re-aim (one finding; later sessions judged against it)
+    view_persistent_sessions: int = 2
+    # values of registered check settings that have no field above (pipeline.checks)
+    # (name, value) pairs: hashable, like the rest of the config
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def value(self, name: str) -> Any:
+        """A ``[rules]`` setting by name: a field, a value from site.toml, else its default."""
+        if name != "extra" and name in _RULE_FIELDS:
+            return getattr(self, name)
+        for key, value in self.extra:
+            if key == name:
+                return value
+        from pipeline.checks.registry import settings
+
+        return settings()[name][0].default
+
+
+_RULE_FIELDS = frozenset(f.name for f in fields(Rules))
 
 
 @dataclass(frozen=True)
@@ -62,6 +86,7 @@ class Camera:
     proctor_zone: Polygon = FULL_FRAME
     station_zone: Polygon | None = None
     clock_region: tuple[float, float, float, float] | None = None
+    reference_image: Path | None = None  # the camera's usual view (else learned per batch)
     configured: bool = True  # False for a camera seen only in the schedule
 
 
@@ -145,6 +170,17 @@ def _section(path: Path, prefix: str, cls: type, raw: Any) -> Any:
     return obj
 
 
+def _rules(path: Path, raw: Any) -> Rules:
+    """``[rules]``, validated against the settings the registered checks declare."""
+    from pipeline.checks.registry import parse_rules
+
+    if not isinstance(raw, dict):
+        raise InputError(path, "rules", "must be a table")
+    values = parse_rules(path, raw)
+    extra = tuple(sorted((k, v) for k, v in values.items() if k not in _RULE_FIELDS))
+    return Rules(**{k: v for k, v in values.items() if k in _RULE_FIELDS}, extra=extra)
+
+
 def _polygon(path: Path, key: str, value: Any) -> Polygon:
     if not isinstance(value, list) or len(value) < 3:
         raise InputError(path, key, "must be a list of at least 3 [x, y] points")
@@ -180,7 +216,7 @@ def _camera(path: Path, camera_id: str, raw: Any) -> Camera:
     prefix = f"cameras.{camera_id}"
     if not isinstance(raw, dict):
         raise InputError(path, prefix, "must be a table")
-    allowed = {"proctor_zone", "station_zone", "clock_region"}
+    allowed = {"proctor_zone", "station_zone", "clock_region", "reference_image"}
     for key in raw:
         if key not in allowed:
             raise InputError(
@@ -197,7 +233,24 @@ def _camera(path: Path, camera_id: str, raw: Any) -> Camera:
         clock_region=_region(path, f"{prefix}.clock_region", raw["clock_region"])
         if "clock_region" in raw
         else None,
+        reference_image=_image(path, f"{prefix}.reference_image", raw["reference_image"])
+        if "reference_image" in raw
+        else None,
     )
+
+
+def _image(path: Path, key: str, value: Any) -> Path:
+    """A picture file, relative to site.toml, that OpenCV can read."""
+    if not isinstance(value, str) or not value:
+        raise InputError(path, key, f"must be a path to an image file, got {value!r}")
+    image = (path.parent / value).resolve()
+    if not image.is_file():
+        raise InputError(path, key, f"image not found: {image}")
+    import cv2
+
+    if cv2.imread(str(image), cv2.IMREAD_GRAYSCALE) is None:
+        raise InputError(path, key, f"not a readable image: {image}")
+    return image
 
 
 def load_site(path: Path | None) -> Site:
@@ -244,7 +297,7 @@ def load_site(path: Path | None) -> Site:
         path=path,
         timezone=timezone,
         filename_pattern=pattern,
-        rules=_section(path, "rules", Rules, raw.get("rules", {})),
+        rules=_rules(path, raw.get("rules", {})),
         analysis=_section(path, "analysis", Analysis, raw.get("analysis", {})),
         review=_section(path, "review", Review, raw.get("review", {})),
         cameras={cid: _camera(path, cid, c) for cid, c in cameras_raw.items()},

@@ -243,6 +243,14 @@ def test_review_app_and_report_on_sample_scan(browser, sample_scan, tmp_path):
         )
         page.screenshot(path=str(ARTIFACTS / "samples_review_playing.png"))
         page.click("#f-reset")
+        # the app asks the reviewer's name once (no name typed yet), then the browser keeps it
+        prompts: list[str] = []
+
+        def answer(dialog) -> None:
+            prompts.append(dialog.type)
+            dialog.accept("检查员甲")
+
+        page.on("dialog", answer)
         row.locator("button[data-verdict=confirmed]").click()
         page.wait_for_function(
             f"() => document.querySelector(\"tr.erow[data-event='{target}']\")"
@@ -258,9 +266,14 @@ def test_review_app_and_report_on_sample_scan(browser, sample_scan, tmp_path):
         page.reload()
         assert row.get_attribute("data-review") == "confirmed"
         assert other_row.get_attribute("data-review") == "dismissed"
+        assert prompts == ["prompt"]
+        assert page.input_value("#reviewer") == "检查员甲"
         assert other_row.locator(".note-text").first.text_content() == "画面正常，排除"
         page.screenshot(path=str(ARTIFACTS / "samples_review_reloaded.png"), full_page=True)
         assert not errors, errors
+    from pipeline.archive import check_archive
+
+    assert check_archive(evidence) == []  # verdicts from the browser keep the seal whole
 
     page, errors = _page(browser)
     page.goto((scanned / "report" / "index.html").as_uri())

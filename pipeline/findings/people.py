@@ -39,7 +39,7 @@ def confirm_s(step_s: float, threshold_s: float) -> float:
 UNUSABLE_PICTURE = (
     "pipeline.findings.picture:BlackScreenFinder",
     "pipeline.findings.picture:FrozenVideoFinder",
-    "pipeline.findings.picture:ViewChangedFinder",
+    "pipeline.findings.view:ViewChangedFinder",
 )
 
 
@@ -66,7 +66,13 @@ class _Series:
     """A session's timeline as float seconds since the epoch, clipped to the scheduled window,
     without the samples where the picture is unusable."""
 
-    def __init__(self, timeline: pa.Table, ctx: SessionContext, columns: tuple[str, ...]):
+    def __init__(
+        self,
+        timeline: pa.Table,
+        ctx: SessionContext,
+        columns: tuple[str, ...],
+        excluded: list[tuple[float, float]] | None = None,
+    ):
         s = ctx.session
         self.start_s = s.scheduled_start.timestamp()
         self.end_s = s.scheduled_end.timestamp()
@@ -79,7 +85,9 @@ class _Series:
             t = np.zeros(0)
         order = np.argsort(t, kind="stable")
         inside = (t[order] >= self.start_s) & (t[order] < self.end_s)
-        self.excluded = unusable_spans(timeline, ctx) if ok else []
+        if excluded is None:  # not handed over by the integrity checks: find them here
+            excluded = unusable_spans(timeline, ctx) if ok else []
+        self.excluded = excluded if ok else []
         for a, b in self.excluded:
             inside &= ~((t[order] >= a) & (t[order] < b))
         keep = order[inside]
@@ -175,9 +183,11 @@ class ProctorAbsenceFinder:
 
     name = "proctor_absent"
 
-    def __call__(self, timeline: pa.Table, ctx: SessionContext) -> list[Event]:
+    def __call__(
+        self, timeline: pa.Table, ctx: SessionContext, excluded: list | None = None
+    ) -> list[Event]:
         timeline, lookalikes = without_lookalikes(timeline, ctx)
-        s = _Series(timeline, ctx, ("persons_in_proctor_zone",))
+        s = _Series(timeline, ctx, ("persons_in_proctor_zone",), excluded)
         ok = s.valid("persons_in_proctor_zone")
         t, n = s.t[ok], s.cols["persons_in_proctor_zone"][ok]
         if len(t) == 0:
@@ -260,7 +270,9 @@ class QaSubstitutionFinder:
     name = "qa_substitution"
     columns = ("persons", "persons_in_station_zone", "station_motion", "station_hands_on")
 
-    def __call__(self, timeline: pa.Table, ctx: SessionContext) -> list[Event]:
+    def __call__(
+        self, timeline: pa.Table, ctx: SessionContext, excluded: list | None = None
+    ) -> list[Event]:
         if ctx.session.exam_type != "practical":
             return []
         if ctx.camera.station_zone is None:
@@ -271,7 +283,7 @@ class QaSubstitutionFinder:
             )
             return []
         timeline, lookalikes = without_lookalikes(timeline, ctx)
-        s = _Series(timeline, ctx, self.columns)
+        s = _Series(timeline, ctx, self.columns, excluded)
         ok = s.valid("persons", "persons_in_station_zone")
         if not ok.any():
             return []
@@ -313,7 +325,9 @@ class QaSubstitutionFinder:
         return events
 
 
-def session_people_stats(timeline: pa.Table, ctx: SessionContext) -> dict:
+def session_people_stats(
+    timeline: pa.Table, ctx: SessionContext, excluded: list | None = None
+) -> dict:
     """``proctor_presence`` (share of analysed samples with someone in the proctor zone),
     ``longest_proctor_absence_s`` (longest absence, any length) and ``station_activity`` (share
     of samples with hands-on work at the station; None for theory or without a station zone)."""
@@ -323,7 +337,7 @@ def session_people_stats(timeline: pa.Table, ctx: SessionContext) -> dict:
         "station_activity": None,
     }
     timeline, _ = without_lookalikes(timeline, ctx)
-    s = _Series(timeline, ctx, ("persons_in_proctor_zone",))
+    s = _Series(timeline, ctx, ("persons_in_proctor_zone",), excluded)
     ok = s.valid("persons_in_proctor_zone")
     if ok.any():
         t, n = s.t[ok], s.cols["persons_in_proctor_zone"][ok]
@@ -332,7 +346,7 @@ def session_people_stats(timeline: pa.Table, ctx: SessionContext) -> dict:
         gaps = proctor_absences(t, n, s, rule, 0.0)
         out["longest_proctor_absence_s"] = round(max((b - a for a, b in gaps), default=0.0), 3)
     if ctx.session.exam_type == "practical" and ctx.camera.station_zone is not None:
-        st = _Series(timeline, ctx, QaSubstitutionFinder.columns)
+        st = _Series(timeline, ctx, QaSubstitutionFinder.columns, excluded)
         ok = st.valid("persons_in_station_zone")
         if ok.any():
             out["station_activity"] = round(float(_hands_on(st)[ok].mean()), 4)

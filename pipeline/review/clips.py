@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.checks.registry import kinds
 from pipeline.config import Site
 from pipeline.records import Event, ExamSession, FileProbe
 from pipeline.review import media
@@ -27,9 +28,9 @@ from pipeline.review.cutter import cut_clip
 log = logging.getLogger(__name__)
 
 # Findings about video that does not exist or cannot be read: no clip, a card instead.
-NO_VIDEO_KINDS = frozenset({"recording_missing", "recording_gap", "file_unreadable"})
+NO_VIDEO_KINDS = frozenset(k for k, spec in kinds().items() if not spec.has_video)
 # Findings about people: their thumbnails show the detected persons.
-PEOPLE_KINDS = frozenset({"proctor_absent", "qa_substitution"})
+PEOPLE_KINDS = frozenset(k for k, spec in kinds().items() if spec.people)
 THUMB_WIDTH = 640
 THUMB_MIN_WIDTH = 480  # small recordings are enlarged so the drawn labels stay legible
 SHEET_TILE_WIDTH = 320

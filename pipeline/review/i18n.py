@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-KINDS: dict[str, tuple[str, str]] = {
-    "recording_missing": ("录像缺失", "Recording missing"),
-    "recording_gap": ("录像中断", "Recording gap"),
-    "black_screen": ("黑屏/遮挡", "Black or covered"),
-    "frozen_video": ("画面冻结", "Frozen picture"),
-    "view_changed": ("视角改变", "View changed"),
-    "looped_footage": ("画面重复", "Looped footage"),
-    "clock_jump": ("时钟跳变", "Clock jump"),
-    "proctor_absent": ("监考缺席", "Proctor absent"),
-    "qa_substitution": ("实操改问答", "Practical run as Q&A"),
-    "format_noncompliant": ("格式不合规", "Format non-compliant"),
-    "file_unreadable": ("文件无法读取", "File unreadable"),
-}
+
+def kind_labels() -> dict[str, tuple[str, str]]:
+    """``{kind: (zh, en)}`` of every kind, as the checks declare them (:mod:`pipeline.checks`)."""
+    from pipeline.checks.registry import kinds
+
+    return {k: (spec.zh, spec.en) for k, spec in kinds().items()}
+
+
+def __getattr__(name: str):
+    if name == "KINDS":  # the older name of kind_labels()
+        return kind_labels()
+    raise AttributeError(name)
+
 
 VERDICTS: dict[str, tuple[str, str]] = {
     "pass": ("通过", "Pass"),
@@ -76,6 +76,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "contact_sheet": ("缩略图总览", "Contact sheet"),
     "event_list": ("问题列表", "Findings"),
     "thumb": ("截图", "Thumbnail"),
+    "reference_view": ("该摄像头常用视角", "Camera's usual view"),
     "clip": ("视频片段", "Clip"),
     "tail_clip": ("结尾片段", "Tail clip"),
     "no_clip": ("无视频片段", "No clip"),
@@ -92,6 +93,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "notes": ("备注记录", "Notes"),
     "saved": ("已保存", "Saved"),
     "save_failed": ("保存失败", "Save failed"),
+    "ask_reviewer": (
+        "请输入复核人姓名（本浏览器只问一次）",
+        "Your name as reviewer (asked once in this browser)",
+    ),
     "shown": ("显示", "Showing"),
     "of": ("/", "of"),
     "none_found": ("没有发现问题", "No findings"),

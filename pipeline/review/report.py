@@ -20,31 +20,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 import pyarrow.parquet as pq
 
+from pipeline.checks import registry as checks
 from pipeline.errors import InputError
-from pipeline.records import EVENT_KINDS
 from pipeline.review import i18n
 from pipeline.review.media import atomic_path
 from pipeline.review.reviews import ReviewState, load_reviews, review_states
 
 TEMPLATES = Path(__file__).parent / "templates"
-MEDIA_PATH = re.compile(r"^(clips|thumbs)/[A-Za-z0-9._-]+\.(mp4|jpg)$")
+MEDIA_PATH = re.compile(r"^(clips|thumbs|views)/[A-Za-z0-9._-]+\.(mp4|jpg)$")
+HIDDEN_DETAILS = ("reference_signature",)  # machine data (base64), not for inspectors
 LANGS = ("zh", "en")
 SVG_W = 1000.0
 STATION_BINS = 240
 
-KIND_COLOURS = {
-    "recording_missing": "#7f1d1d",
-    "recording_gap": "#dc2626",
-    "black_screen": "#111827",
-    "frozen_video": "#0891b2",
-    "view_changed": "#7c3aed",
-    "looped_footage": "#db2777",
-    "clock_jump": "#ea580c",
-    "proctor_absent": "#d97706",
-    "qa_substitution": "#2563eb",
-    "format_noncompliant": "#64748b",
-    "file_unreadable": "#991b1b",
-}
+
+def kind_colours(present: list[str] = ()) -> dict[str, str]:
+    """Colour per kind, from the checks' declarations (any other kind present: black)."""
+    colours = {k: spec.colour for k, spec in checks.kinds().items()}
+    return {**{k: checks.kind(k).colour for k in present}, **colours}
 
 
 def _env() -> jinja2.Environment:
@@ -233,13 +226,13 @@ def _timeline(
         bar = scale.bar(
             e["start"],
             max(e["end"], e["start"] + timedelta(seconds=1)),
-            colour=KIND_COLOURS.get(e["kind"], "#000"),
+            colour=checks.kind(e["kind"]).colour,
             title=f"{e['kind']} {_hm(e['start'], tz)}–{_hm(e['end'], tz)}",
             href=f"#ev-{e['event_id']}",
         )
         if bar:
             lanes.setdefault(e["kind"], []).append(bar)
-    order = {k: i for i, k in enumerate(EVENT_KINDS)}
+    order = {k: i for i, k in enumerate(checks.kinds())}
     tl.events = sorted(lanes.items(), key=lambda kv: order.get(kv[0], len(order)))
     n = 6
     for i in range(n + 1):
@@ -277,6 +270,12 @@ def _station_bars(samples: list[dict], scale: _Scale, step: timedelta, tz: ZoneI
 
 def _hm(t: datetime, tz: ZoneInfo) -> str:
     return t.astimezone(tz).strftime("%H:%M:%S")
+
+
+def zone_label(tz: ZoneInfo, at: datetime | None = None) -> str:
+    """The zone as a reader needs it: its name and its offset (at ``at``, for DST)."""
+    offset = (at or datetime.now(UTC)).astimezone(tz).strftime("%z")
+    return f"{tz.key} (UTC{offset[:3]}:{offset[3:]})"
 
 
 def _local(t: datetime | None, tz: ZoneInfo) -> str:
@@ -359,7 +358,7 @@ def build_context(
                 "id": e["event_id"],
                 "anchor": "ev-" + e["event_id"],
                 "kind": e["kind"],
-                "colour": KIND_COLOURS.get(e["kind"], "#000"),
+                "colour": checks.kind(e["kind"]).colour,
                 "session": e["session_id"] or "",
                 "session_anchor": "s-" + re.sub(r"[^A-Za-z0-9_-]", "_", e["session_id"] or ""),
                 "centre": s.get("centre_id") or "",
@@ -374,11 +373,16 @@ def build_context(
                 "details": sorted(
                     (str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
                     for k, v in details.items()
+                    if k not in HIDDEN_DETAILS
                 ),
                 "source_file": e["source_file"] or "",
                 "clip": _media(e["clip"], media_prefix, evidence_dir),
                 "tail": tail,
                 "thumb": _media(e["thumb"], media_prefix, evidence_dir),
+                # view_changed: the camera's usual view, shown beside the session's picture
+                "reference_thumb": _media(
+                    details.get("reference_thumb"), media_prefix, evidence_dir
+                ),
                 "review": state.verdict or "unreviewed",
                 "reviewer": state.reviewer or "",
                 "reviewed_at": _local(state.reviewed_at, tz) if state.reviewed_at else "",
@@ -389,16 +393,17 @@ def build_context(
     def options(values: list[str]) -> list[str]:
         return sorted({v for v in values if v})
 
-    kinds_present = [k for k in EVENT_KINDS if any(e["kind"] == k for e in events)]
+    order = {k: i for i, k in enumerate(checks.kinds())}
+    kinds_present = sorted({e["kind"] for e in events}, key=lambda k: (order.get(k, len(order)), k))
     return {
         "lang": lang,
         "mode": mode,
         "S": i18n.STRINGS,
-        "KIND": i18n.KINDS,
+        "KIND": i18n.kind_labels(),
         "VERDICT": i18n.VERDICTS,
         "REVIEW": i18n.REVIEWS,
         "EXAM": i18n.EXAM_TYPES,
-        "tz": str(tz.key),
+        "tz": zone_label(tz, sessions[0]["scheduled_start"] if sessions else None),
         "generated": datetime.now(UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
         "evidence_name": evidence_dir.resolve().name,
         "sessions": session_rows,
@@ -424,7 +429,7 @@ def build_context(
             "files": len(files),
             "unreadable": sum(bool(f["error"]) for f in files),
         },
-        "kind_colours": KIND_COLOURS,
+        "kind_colours": kind_colours(kinds_present),
         "svg_w": SVG_W,
     }
 
