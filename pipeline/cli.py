@@ -36,9 +36,11 @@ def _workers(value: str) -> int:
 
 
 def _detector(value: str) -> str:
-    if value in ("auto", "hog", "yolo") or value.startswith("yolo:"):
+    if value in ("auto", "ssdlite", "hog", "yolo") or value.startswith("yolo:"):
         return value
-    raise argparse.ArgumentTypeError(f"must be auto, hog, yolo or yolo:WEIGHTS, got {value!r}")
+    raise argparse.ArgumentTypeError(
+        f"must be auto, ssdlite, hog, yolo or yolo:WEIGHTS, got {value!r}"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_workers, help="local worker processes (default: all cores)"
     )
     where.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
-    p.add_argument("--detector", type=_detector, default="auto", help="auto|hog|yolo[:WEIGHTS]")
+    p.add_argument(
+        "--detector", type=_detector, default="auto", help="auto|ssdlite|hog|yolo[:WEIGHTS]"
+    )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--sample-every", type=_positive, metavar="SECONDS")
     p.add_argument(

@@ -80,6 +80,10 @@ TIMELINE_CONTRACT = pa.schema(
 )
 
 # Further signals, appended after the contract columns (all nullable).
+PERSON_BOXES = pa.list_(
+    pa.struct([(k, pa.float32()) for k in ("x1", "y1", "x2", "y2", "score", "motion")])
+)
+
 TIMELINE_EXTRA = pa.schema(
     [
         ("source_file", pa.string()),
@@ -95,6 +99,9 @@ TIMELINE_EXTRA = pa.schema(
         ("layout", pa.uint64()),  # 8x8 block average hash: where things are, for view changes
         ("motion_cells", pa.uint64()),  # 8x8 cells that changed since the previous sample
         ("station_hands_on", pa.int16()),  # people in the station zone moving (hands-on work)
+        # every person box of the sample (normalised xyxy), its score and the motion around it:
+        # the session-level static look-alike filter (pipeline.findings.people) reads it
+        ("person_boxes", PERSON_BOXES),
         # 16x12 cells x 4 gradient orientations of log luma (signals/view.py): the camera's view
         ("view_signature", pa.binary(768)),
     ]
