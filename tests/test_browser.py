@@ -193,7 +193,12 @@ def test_static_report_from_disk(browser, evidence, tmp_path):
     cells = page.locator("#sessions-table tr.srow").first.locator("td").all_text_contents()
     assert cells[0] == "S01" and cells[1] == "C1" and "60%" in cells[7]
     assert len(_visible_rows(page, "#events-table tr.erow")) == 5
-    # thumbnails load from disk
+    # thumbnails load from disk (they are lazy: bring each into view, then wait for it to decode)
+    thumbs = page.locator("#events-table img.thumb")
+    assert thumbs.count() >= 5
+    for i in range(thumbs.count()):
+        thumbs.nth(i).scroll_into_view_if_needed()
+        thumbs.nth(i).evaluate("i => i.decode()")
     loaded = page.eval_on_selector_all(
         "#events-table img.thumb", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"
     )

@@ -160,13 +160,15 @@ def _shift(table: pa.Table, columns: tuple[str, ...], days: int) -> pa.Table:
     return table
 
 
-def test_summary_totals_equal_the_folders(evidence: Path, tmp_path: Path) -> None:
+def test_summary_totals_equal_the_folders(sample_scan, tmp_path: Path) -> None:
     """Three centres' folders (one a month later): the roll-up adds up to their tables."""
+    done, pristine = sample_scan
+    assert done.returncode == 0, done.stderr
+    assert not (pristine / "reviews.parquet").exists(), "the shared scan must stay unreviewed"
     folders = []
     for n, (centre, days) in enumerate((("C01", 0), ("C02", 0), ("C03", 31))):
         f = tmp_path / f"centre{n}"
-        shutil.copytree(evidence, f)
-        (f / "reviews.parquet").unlink(missing_ok=True)
+        shutil.copytree(pristine, f)
         _rewrite(
             f,
             "sessions",
