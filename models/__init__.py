@@ -1,6 +1,7 @@
 """Model registry and lookup: which weights ExamAudit can use, where they are, whether they match.
 
-No weights are committed. A registered file is looked for, in order, in ``$EXAMAUDIT_MODELS``
+One model is committed here (SSDLite, the offline default, with its licence in registry.toml);
+other weights are not. A registered file is looked for, in order, in ``$EXAMAUDIT_MODELS``
 (folders separated by ``os.pathsep``), this package's folder, ``~/.cache/examaudit/models``,
 Ultralytics' ``weights_dir`` setting, and the current directory. Fetching is attempted only
 where the network answers within a short timeout (it never hangs an offline machine).
@@ -32,6 +33,9 @@ class ModelInfo:
     source: str
     licence: str
     classes: str = ""
+    upstream: str = ""  # project the weights come from, when ``source`` is a package
+    conversion: str = ""  # how a converted file was made from ``source``
+    licence_text: str = ""  # full licence where it asks to be shipped with the weights
 
 
 def registry() -> dict[str, ModelInfo]:

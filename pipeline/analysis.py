@@ -16,6 +16,7 @@ ANALYSERS: dict[str, tuple[str, ...]] = {
     "integrity": (
         "pipeline.signals.picture:PictureSignals",
         "pipeline.signals.fingerprint:FingerprintSignals",
+        "pipeline.signals.view:ViewSignals",
         "pipeline.signals.clock:ClockSignals",
     ),
     "people": (
@@ -30,7 +31,7 @@ FINDERS: dict[str, tuple[str, ...]] = {
     "integrity": (
         "pipeline.findings.picture:BlackScreenFinder",
         "pipeline.findings.picture:FrozenVideoFinder",
-        "pipeline.findings.picture:ViewChangedFinder",
+        "pipeline.findings.view:ViewChangedFinder",
         "pipeline.findings.clock:ClockJumpFinder",
     ),
     "people": (

@@ -1,54 +1,59 @@
 """`examaudit archive-check`: is the evidence complete and untouched since the scan?
 
-Checks every evidence file against the sha256 in manifest.json, every source recording
+Checks the seal (pipeline.seal: every evidence file and derived view against manifest.json,
+the verdict log's chain, the signature when a public key is given), every source recording
 against files.parquet (changed, disappeared, appeared), and that every scheduled session has
 a sessions row.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.errors import InputError
-from pipeline.evidence import MANIFEST, evidence_files, read_manifest, sha256_path
+from pipeline.evidence import sha256_path
 from pipeline.recordings import VIDEO_SUFFIXES
 from pipeline.schedule import load_schedule
+from pipeline.seal import MANIFEST, Problem, check_seal, read_manifest
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+__all__ = ["Problem", "audit_archive", "check_archive"]
 
 
-@dataclass(frozen=True)
-class Problem:
-    what: str  # evidence | recording | session
-    name: str
-    status: str  # changed | missing | appeared | no_row | unreadable
-    detail: str = ""
-
-
-def check_archive(evidence_dir: Path, schedule: Path | None = None) -> list[Problem]:
+def audit_archive(
+    evidence_dir: Path,
+    schedule: Path | None = None,
+    public_key: Ed25519PublicKey | None = None,
+) -> tuple[list[Problem], list[str]]:
+    """Problems (the check fails on any) and notes (e.g. whether the seal is signed)."""
     root = Path(evidence_dir)
     if not (root / MANIFEST).is_file():
         raise InputError(root / MANIFEST, None, "no manifest: not an ExamAudit evidence folder")
     try:
         manifest = read_manifest(root)
     except ValueError as exc:
-        return [Problem("evidence", MANIFEST, "unreadable", f"invalid JSON: {exc}")]
-    problems: list[Problem] = []
-    recorded = manifest.get("files", {})
-    for rel, digest in sorted(recorded.items()):
-        path = root / rel
-        if not path.is_file():
-            problems.append(Problem("evidence", rel, "missing"))
-        elif sha256_path(path) != digest:
-            problems.append(Problem("evidence", rel, "changed", "sha256 differs from manifest"))
-    for path in evidence_files(root):
-        rel = path.relative_to(root).as_posix()
-        if rel not in recorded:
-            problems.append(Problem("evidence", rel, "appeared", "not in manifest"))
+        return [Problem("evidence", MANIFEST, "unreadable", f"invalid JSON: {exc}")], []
+    try:
+        problems, notes = check_seal(root, public_key)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, pa.ArrowException) as exc:
+        problems, notes = [Problem("seal", MANIFEST, "unreadable", str(exc))], []
     problems.extend(_check_recordings(root, manifest))
     problems.extend(_check_sessions(root, manifest, schedule))
-    return problems
+    return problems, notes
+
+
+def check_archive(
+    evidence_dir: Path,
+    schedule: Path | None = None,
+    public_key: Ed25519PublicKey | None = None,
+) -> list[Problem]:
+    return audit_archive(evidence_dir, schedule, public_key)[0]
 
 
 def _check_recordings(root: Path, manifest: dict) -> list[Problem]:

@@ -1,4 +1,4 @@
-"""Command line: `examaudit samples|scan|report|review|archive-check` (DESIGN.md contract).
+"""Command line: `examaudit samples|scan|report|review|archive-check|keygen` (DESIGN.md).
 
 Exit status: 0 the run completed (findings are not errors), 1 some input could not be read
 or the archive check found problems, 2 bad usage or invalid config/schedule.
@@ -36,9 +36,11 @@ def _workers(value: str) -> int:
 
 
 def _detector(value: str) -> str:
-    if value in ("auto", "hog", "yolo") or value.startswith("yolo:"):
+    if value in ("auto", "ssdlite", "hog", "yolo") or value.startswith("yolo:"):
         return value
-    raise argparse.ArgumentTypeError(f"must be auto, hog, yolo or yolo:WEIGHTS, got {value!r}")
+    raise argparse.ArgumentTypeError(
+        f"must be auto, ssdlite, hog, yolo or yolo:WEIGHTS, got {value!r}"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_workers, help="local worker processes (default: all cores)"
     )
     where.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
-    p.add_argument("--detector", type=_detector, default="auto", help="auto|hog|yolo[:WEIGHTS]")
+    p.add_argument(
+        "--detector", type=_detector, default="auto", help="auto|ssdlite|hog|yolo[:WEIGHTS]"
+    )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--sample-every", type=_positive, metavar="SECONDS")
     p.add_argument(
@@ -76,15 +80,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-clips", action="store_true", help="skip clips and thumbnails")
     p.add_argument("--no-report", action="store_true", help="skip report/index.html")
+    p.add_argument("--sign-key", type=Path, metavar="KEY", help="Ed25519 key that signs the seal")
+    p.add_argument(
+        "--reference",
+        type=Path,
+        metavar="EVIDENCE",
+        help="cameras' usual views from an earlier evidence folder (its views.parquet)",
+    )
 
     p = sub.add_parser("report", help="write report/index.html from evidence")
     p.add_argument("evidence", type=Path)
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
+    p.add_argument("--sign-key", type=Path, metavar="KEY", help="re-sign the seal with this key")
 
     p = sub.add_parser("review", help="serve the review app for inspectors")
     p.add_argument("evidence", type=Path)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--sign-key", type=Path, metavar="KEY", help="sign the seal on every verdict")
 
     p = sub.add_parser("checks", help="list every check, its kinds, columns and settings")
     p.add_argument("--lang", choices=("zh", "en"), default="en")
@@ -93,6 +106,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("archive-check", help="verify evidence and recordings against the manifest")
     p.add_argument("evidence", type=Path)
     p.add_argument("--schedule", type=Path)
+    p.add_argument("--public-key", type=Path, metavar="PUB", help="verify the seal's signature")
+
+    p = sub.add_parser("keygen", help="write an Ed25519 key pair for signing evidence")
+    p.add_argument("dir", type=Path)
+
+    p = sub.add_parser("export", help="the problem list (问题清单) as XLSX and/or CSV")
+    p.add_argument("evidence", type=Path)
+    p.add_argument("--xlsx", type=Path, metavar="FILE")
+    p.add_argument("--csv", type=Path, metavar="FILE")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
+
+    p = sub.add_parser("summary", help="roll up many evidence folders (centres, months)")
+    p.add_argument("evidence", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument("--xlsx", type=Path, metavar="FILE")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
     return parser
 
 
@@ -131,6 +160,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         progress=args.progress,
         clips=not args.no_clips,
         report=not args.no_report,
+        sign_key=args.sign_key,
+        reference=args.reference,
     )
     result = run_scan(opts, say=lambda m: print(m, file=sys.stderr))
     print(
@@ -140,18 +171,42 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _unsigned_warning(evidence: Path, key: object) -> None:
+    from pipeline.seal import MANIFEST, read_manifest
+
+    if key is None and (evidence / MANIFEST).is_file() and "signature" in read_manifest(evidence):
+        _err("warning: the seal is signed but this change is not; pass --sign-key KEY")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    from pipeline import seal
+    from pipeline.evidence import evidence_lock
     from pipeline.review.report import write_report
 
-    path = write_report(args.evidence, lang=args.lang)
-    print(f"wrote {path}")
+    key = seal.signing_key(args.sign_key, args.evidence)
+    with evidence_lock(args.evidence):
+        path = write_report(args.evidence, lang=args.lang)
+        sealed = seal.reseal(args.evidence, [path], sign_key=key)
+    print(f"wrote {path}" + (" (sealed as a derived view)" if sealed else ""))
+    _unsigned_warning(args.evidence, key)
     return 0
 
 
 def cmd_review(args: argparse.Namespace) -> int:
+    from pipeline import seal
     from pipeline.review.server import serve
 
-    serve(args.evidence, host=args.host, port=args.port)
+    key = seal.signing_key(args.sign_key, args.evidence)
+    _unsigned_warning(args.evidence, key)
+    serve(args.evidence, host=args.host, port=args.port, sign_key=key)
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from pipeline.signing import keygen
+
+    private, public = keygen(args.dir)
+    print(f"wrote {private} (private, mode 0600: keep it off the evidence) and {public}")
     return 0
 
 
@@ -159,12 +214,16 @@ def cmd_archive_check(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from pipeline.archive import check_archive
+    from pipeline.archive import audit_archive
+    from pipeline.signing import load_public_key
 
-    problems = check_archive(args.evidence, args.schedule)
+    public = load_public_key(args.public_key) if args.public_key else None
+    problems, notes = audit_archive(args.evidence, args.schedule, public)
     console = Console()
+    for note in notes:
+        console.print(f"note: {note}", markup=False)
     if not problems:
-        console.print(f"archive check passed: {args.evidence}")
+        console.print(f"archive check passed: {args.evidence}", markup=False)
         return 0
     table = Table(title=f"archive check: {len(problems)} problem(s) in {args.evidence}")
     for column in ("what", "name", "status", "detail"):
@@ -173,6 +232,32 @@ def cmd_archive_check(args: argparse.Namespace) -> int:
         table.add_row(p.what, p.name, p.status, p.detail)
     console.print(table)
     return 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pipeline.inspectorate.export import export_problem_list
+
+    if args.xlsx is None and args.csv is None:
+        _err("export: give --xlsx FILE and/or --csv FILE")
+        return 2
+    if not (args.evidence / "events.parquet").is_file():
+        raise InputError(args.evidence, None, "not an evidence folder (no events.parquet)")
+    for path in export_problem_list(
+        args.evidence, xlsx=args.xlsx, csv_path=args.csv, lang=args.lang
+    ):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from pipeline.inspectorate.summary import write_summary
+
+    r = write_summary(args.evidence, args.out, xlsx=args.xlsx, lang=args.lang)
+    print(
+        f"{r.folders.num_rows} evidence folders, {r.months.num_rows} centre-months -> "
+        f"{args.out / 'index.html'}" + (f", {args.xlsx}" if args.xlsx else "")
+    )
+    return 0
 
 
 def cmd_checks(args: argparse.Namespace) -> int:
@@ -196,6 +281,9 @@ COMMANDS = {
     "report": cmd_report,
     "review": cmd_review,
     "archive-check": cmd_archive_check,
+    "export": cmd_export,
+    "summary": cmd_summary,
+    "keygen": cmd_keygen,
     "checks": cmd_checks,
 }
 

@@ -36,6 +36,13 @@ class Rules:
     max_clock_drift_s: float = 2.0
     allowed_codecs: tuple[str, ...] = ("h264", "hevc")
     max_keyframe_interval_s: float = 10.0
+    # view_changed: median cell distance (findings/view.py) from which a sample shows another
+    # view, and below which it is back (hysteresis); same view on real footage < 0.04
+    view_changed_distance: float = 0.06
+    view_restored_distance: float = 0.045
+    # view_changed: a new view held from a change to the end of the batch over at least this
+    # many sessions is a permanent re-aim (one finding; later sessions judged against it)
+    view_persistent_sessions: int = 2
     # values of registered check settings that have no field above (pipeline.checks)
     # (name, value) pairs: hashable, like the rest of the config
     extra: tuple[tuple[str, Any], ...] = ()
@@ -79,6 +86,7 @@ class Camera:
     proctor_zone: Polygon = FULL_FRAME
     station_zone: Polygon | None = None
     clock_region: tuple[float, float, float, float] | None = None
+    reference_image: Path | None = None  # the camera's usual view (else learned per batch)
     configured: bool = True  # False for a camera seen only in the schedule
 
 
@@ -208,7 +216,7 @@ def _camera(path: Path, camera_id: str, raw: Any) -> Camera:
     prefix = f"cameras.{camera_id}"
     if not isinstance(raw, dict):
         raise InputError(path, prefix, "must be a table")
-    allowed = {"proctor_zone", "station_zone", "clock_region"}
+    allowed = {"proctor_zone", "station_zone", "clock_region", "reference_image"}
     for key in raw:
         if key not in allowed:
             raise InputError(
@@ -225,7 +233,24 @@ def _camera(path: Path, camera_id: str, raw: Any) -> Camera:
         clock_region=_region(path, f"{prefix}.clock_region", raw["clock_region"])
         if "clock_region" in raw
         else None,
+        reference_image=_image(path, f"{prefix}.reference_image", raw["reference_image"])
+        if "reference_image" in raw
+        else None,
     )
+
+
+def _image(path: Path, key: str, value: Any) -> Path:
+    """A picture file, relative to site.toml, that OpenCV can read."""
+    if not isinstance(value, str) or not value:
+        raise InputError(path, key, f"must be a path to an image file, got {value!r}")
+    image = (path.parent / value).resolve()
+    if not image.is_file():
+        raise InputError(path, key, f"image not found: {image}")
+    import cv2
+
+    if cv2.imread(str(image), cv2.IMREAD_GRAYSCALE) is None:
+        raise InputError(path, key, f"not a readable image: {image}")
+    return image
 
 
 def load_site(path: Path | None) -> Site:

@@ -1,4 +1,4 @@
-"""Evidence on disk: Arrow tables in, Parquet out, written atomically, hashed in a manifest.
+"""Evidence on disk: Arrow tables in, Parquet out, written atomically, sealed by pipeline.seal.
 
 Every file is written to a temporary name in the same folder and renamed into place, so a
 crash never leaves a half-written table. ``.cache/`` keeps per-file and per-chunk results keyed
@@ -8,12 +8,14 @@ by the recording's hash and the config hash, so a re-run of the same inputs skip
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -22,12 +24,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import __version__, schemas
+from pipeline import schemas
 from pipeline.errors import EvidenceWriteError
 from pipeline.records import Event, FileProbe, TimeGap
 
 CACHE_DIR = ".cache"
-MANIFEST = "manifest.json"
 TABLE_FILES = {name: f"{name}.parquet" for name in schemas.TABLES}
 
 
@@ -48,6 +49,34 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise EvidenceWriteError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+_THREAD_LOCK = threading.Lock()
+_HELD = threading.local()  # re-entrant within one thread (seal updates inside an append)
+
+
+@contextlib.contextmanager
+def evidence_lock(evidence_dir: Path) -> Iterator[None]:
+    """Exclusive lock on the evidence folder itself (no lock file to litter the evidence): a
+    thread lock for this process plus ``fcntl.flock`` for other processes. Every writer of
+    reviews.parquet and manifest.json after the scan holds it, so two never interleave."""
+    if getattr(_HELD, "depth", 0):
+        _HELD.depth += 1
+        try:
+            yield
+        finally:
+            _HELD.depth -= 1
+        return
+    with _THREAD_LOCK:
+        fd = os.open(evidence_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            _HELD.depth = 1
+            yield
+        finally:
+            _HELD.depth = 0
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
 
 def sweep_temp_files(folder: Path) -> int:
@@ -241,39 +270,3 @@ class Cache:
     def put_table(self, kind: str, key: str, table: pa.Table) -> None:
         with contextlib.suppress(EvidenceWriteError):
             atomic_write_bytes(self._path(kind, key, ".parquet"), table_bytes(table))
-
-
-# --- manifest -----------------------------------------------------------------------------
-
-
-def evidence_files(evidence_dir: Path) -> list[Path]:
-    """Every evidence file the manifest covers (not the cache, not the manifest itself,
-    not reviews.parquet, which inspectors append to after the scan)."""
-    root = Path(evidence_dir)
-    out = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if not path.is_file() or rel.parts[0] in (CACHE_DIR, MANIFEST, "reviews.parquet"):
-            continue
-        if path.name.startswith(".") and path.name.endswith(".tmp"):
-            continue
-        out.append(path)
-    return out
-
-
-def write_manifest(evidence_dir: Path, inputs: Mapping[str, Any], config_hash: str) -> dict:
-    root = Path(evidence_dir)
-    manifest = {
-        "tool": "examaudit",
-        "version": __version__,
-        "config_hash": config_hash,
-        "inputs": inputs,
-        "files": {p.relative_to(root).as_posix(): sha256_path(p) for p in evidence_files(root)},
-    }
-    blob = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode()
-    atomic_write_bytes(root / MANIFEST, blob)
-    return manifest
-
-
-def read_manifest(evidence_dir: Path) -> dict:
-    return json.loads((Path(evidence_dir) / MANIFEST).read_text(encoding="utf-8"))

@@ -23,12 +23,11 @@ from datetime import timedelta
 import cv2
 import numpy as np
 
-from pipeline.config import Site
+from pipeline.config import Rules, Site
 from pipeline.errors import RecordingError
-from pipeline.findings.picture import VIEW_CHANGED, VIEW_RESTORED, view_distance
+from pipeline.findings.view import view_test
 from pipeline.records import Event, FileProbe
 from pipeline.sampling import decode_window
-from pipeline.signals.fingerprint import ahash
 from pipeline.signals.picture import (
     BLACK_LUMA_EXIT,
     FROZEN_RATIO_EXIT,
@@ -43,7 +42,6 @@ from pipeline.signals.picture import (
 log = logging.getLogger("examaudit")
 
 REFINE_STEP_S = 0.1  # evaluate one frame per this much time inside a bracket
-_VIEW_SHARE = (VIEW_CHANGED + VIEW_RESTORED) / 2
 # a copied frame matches its original within this (grey levels, quarter analysis size)
 LOOP_SAME_MIN = 0.6
 LOOP_SAME_MAX = 1.0
@@ -52,7 +50,9 @@ LOOP_SAME_MAX = 1.0
 LOOP_DISTINCT = 0.6
 
 
-def _test(kind: str, details: Mapping, reference: np.ndarray | None) -> Callable | None:
+def _test(
+    kind: str, details: Mapping, reference: np.ndarray | None, rules: Rules
+) -> Callable | None:
     """Per-frame test for ``kind``: luma image -> in the state?"""
     if kind == "black":
         return lambda g: float(g.mean()) <= BLACK_LUMA_EXIT or float(g.std()) <= UNIFORM_STD_EXIT
@@ -64,10 +64,8 @@ def _test(kind: str, details: Mapping, reference: np.ndarray | None) -> Callable
             return bool(score[0] <= FROZEN_RATIO_EXIT)
 
         return frozen
-    if kind == "view" and "reference_layout" in details:
-        ref = int(details["reference_layout"], 16)
-        stable = int(details["stable_bits"], 16)
-        return lambda g: float(view_distance(ahash(g), ref, stable)[0]) >= _VIEW_SHARE
+    if kind == "view":
+        return view_test(details, (rules.view_changed_distance + rules.view_restored_distance) / 2)
     return None
 
 
@@ -89,7 +87,7 @@ def _boundary(
     gray = without_overlay(gray_of(frames), site.camera(camera_id).clock_region)
     # inside the state is the bracket's end at a start, its beginning at an end
     inside = gray[-1] if start else gray[0]
-    test = _test(kind, details, inside)
+    test = _test(kind, details, inside, site.rules)
     if test is None:
         return None
     flags = np.fromiter((test(g) for g in gray), dtype=bool, count=len(gray))

@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import evidence, schemas
+from pipeline import evidence, schemas, seal
 from pipeline.analysis import CHECKS
 from pipeline.checks import runner
 from pipeline.config import Site, load_site
@@ -53,6 +53,8 @@ class ScanOptions:
     progress: bool | None = None  # None: only on a terminal
     clips: bool = True
     report: bool = True
+    sign_key: Path | None = None  # Ed25519 private key that signs the seal
+    reference: Path | None = None  # earlier evidence whose cameras' usual views are pinned
 
 
 @dataclass
@@ -83,6 +85,10 @@ def resolve_inputs(opts: ScanOptions) -> tuple[Site, list[ExamSession]]:
             "no schedule: pass --schedule or put schedule.csv in the recordings folder",
         )
     site = load_site(site_path).with_sample_every(opts.sample_every)
+    if opts.reference is not None:  # read now: a bad folder is bad usage (exit 2)
+        from pipeline.findings.usual_view import carried_views
+
+        carried_views(opts.reference)
     sessions = load_schedule(schedule_path)
     for s in sessions:
         cam = site.cameras.get(s.camera_id)
@@ -161,6 +167,7 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
     """The whole scan. Input errors raise InputError; unreadable recordings do not."""
     site, sessions = resolve_inputs(opts)
     out = Path(opts.out)
+    key = seal.signing_key(opts.sign_key, out)  # a bad key fails now, not after the work
     evidence.check_writable(out)
     evidence.sweep_temp_files(out)
     recordings = discover(Path(opts.recordings), site)
@@ -194,8 +201,8 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
                 for p in probes
             ]
             contexts, _ = plan_sessions(sessions, probes, site)
-        events, session_rows, full_timeline = _reduce(
-            contexts, probes, timeline, site, checks, progress
+        events, session_rows, full_timeline, views = _reduce(
+            contexts, probes, timeline, site, checks, progress, opts.reference
         )
         if opts.clips and events:
             events = _cut_media(
@@ -207,15 +214,15 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
     result.events = len(events)
     result.timings = dict(progress.timings)
     t0 = time.perf_counter()
-    _write_tables(out, root, probes, session_rows, events, full_timeline)
+    _write_tables(out, root, probes, session_rows, events, full_timeline, views)
     result.timings["write"] = time.perf_counter() - t0
-    if opts.report:
-        t0 = time.perf_counter()
-        _report(out)
-        result.timings["report"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _write_manifest(out, root, probes, site, opts)
+    _write_manifest(out, root, probes, site, opts, key)
     result.timings["manifest"] = time.perf_counter() - t0
+    if opts.report:  # a derived view, made after the seal that gives it the site's time zone
+        t0 = time.perf_counter()
+        _report(out, key)
+        result.timings["report"] = time.perf_counter() - t0
     result.exit_code = 1 if result.unreadable else 0
     return result
 
@@ -242,18 +249,26 @@ def _reduce(
     site: Site,
     checks: tuple[str, ...],
     progress: Progress,
-) -> tuple[list[Event], list[dict[str, Any]], pa.Table]:
-    """Per session: its timeline, findings and statistics; then loops over the whole batch,
-    refinement, and the file-level findings (counted in the sessions they overlap)."""
+    reference: Path | None = None,
+) -> tuple[list[Event], list[dict[str, Any]], pa.Table, dict[str, bytes]]:
+    """Each camera's usual view over the batch; per session: its timeline, findings and
+    statistics; then loops over the whole batch, refinement, and the file-level findings
+    (counted in the sessions they overlap). Also returns views.parquet and its pictures."""
     progress.stage("sessions", total=len(contexts), unit="sessions")
     file_events = [e for p in probes for e in runner.file_events(p, site, checks)]
     events: list[Event] = []
     rows: list[dict[str, Any]] = []
-    timelines: list[pa.Table] = []
-    for ctx in contexts:
+    timelines = [_session_timeline(timeline, ctx.session) for ctx in contexts]
+    view_files: dict[str, bytes] = {}
+    if "integrity" in checks:
+        from pipeline.review.views import batch_views_with_pictures
+
+        contexts, found, view_files = batch_views_with_pictures(
+            list(contexts), timelines, probes, site, reference
+        )
+        events.extend(found)
+    for ctx, tl in zip(contexts, timelines, strict=True):
         s = ctx.session
-        tl = _session_timeline(timeline, s)
-        timelines.append(tl)
         found, results = runner.session_events(tl, ctx, checks)
         events.extend(found)
         cov = session_coverage(ctx)
@@ -286,7 +301,7 @@ def _reduce(
         row["verdict"] = _verdict(row["coverage"], row["event_count"])
         if row["exam_type"] != "practical":
             row["station_activity"] = None
-    return events + file_events, rows, full
+    return events + file_events, rows, full, view_files
 
 
 @dataclass(frozen=True)
@@ -430,19 +445,19 @@ def _cut_media(client, events, probes, contexts, site, detector_spec, device, ou
     return [done.get(e.event_id, e) for e in events]
 
 
-def _write_tables(out, root, probes, session_rows, events, timeline) -> None:
+def _write_tables(out, root, probes, session_rows, events, timeline, extra=None) -> None:
     tables = {
         "files": evidence.files_table(probes, root),
         "sessions": evidence.sessions_table(session_rows),
         "events": evidence.events_table(events),
         "timeline": timeline.cast(schemas.TIMELINE),
     }
-    evidence.commit_files(
-        {out / f"{name}.parquet": evidence.table_bytes(t) for name, t in tables.items()}
-    )
+    files = {out / f"{name}.parquet": evidence.table_bytes(t) for name, t in tables.items()}
+    files.update({out / rel: data for rel, data in (extra or {}).items()})
+    evidence.commit_files(files)
 
 
-def _write_manifest(out, root, probes, site: Site, opts: ScanOptions) -> None:
+def _write_manifest(out, root, probes, site: Site, opts: ScanOptions, key) -> None:
     inputs = {
         "recordings": str(Path(opts.recordings).resolve()),
         "site": str(site.path.resolve()) if site.path else None,
@@ -451,10 +466,11 @@ def _write_manifest(out, root, probes, site: Site, opts: ScanOptions) -> None:
         "timezone": site.timezone,
         "files": {evidence.display_path(p.path, root): p.sha256 for p in probes},
     }
-    evidence.write_manifest(out, inputs, site.config_hash())
+    seal.seal_primary(out, inputs, site.config_hash(), sign_key=key)
 
 
-def _report(out: Path) -> None:
+def _report(out: Path, key) -> None:
     from pipeline.review.report import write_report
 
-    write_report(out)
+    with evidence.evidence_lock(out):
+        seal.reseal(out, [write_report(out)], sign_key=key)

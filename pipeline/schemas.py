@@ -80,13 +80,17 @@ TIMELINE_CONTRACT = pa.schema(
 )
 
 # Further signals, appended after the contract columns (all nullable).
+PERSON_BOXES = pa.list_(
+    pa.struct([(k, pa.float32()) for k in ("x1", "y1", "x2", "y2", "score", "motion")])
+)
+
 TIMELINE_EXTRA = pa.schema(
     [
         ("source_file", pa.string()),
         ("t_file_s", pa.float64()),  # offset in the source file
         ("contrast", pa.float32()),  # luma standard deviation
         ("frame_diff", pa.float32()),  # mean abs difference to the previous sample
-        ("view_similarity", pa.float32()),  # similarity to the session's reference view
+        ("view_similarity", pa.float32()),  # 1 - distance to the camera's usual view (0-1)
         ("fingerprint", pa.uint64()),  # 64-bit perceptual hash for loop search
         ("clock_offset_s", pa.float32()),  # OCR'd clock minus file timeline
         ("persons_in_station_zone", pa.int16()),
@@ -95,10 +99,29 @@ TIMELINE_EXTRA = pa.schema(
         ("layout", pa.uint64()),  # 8x8 block average hash: where things are, for view changes
         ("motion_cells", pa.uint64()),  # 8x8 cells that changed since the previous sample
         ("station_hands_on", pa.int16()),  # people in the station zone moving (hands-on work)
+        # every person box of the sample (normalised xyxy), its score and the motion around it:
+        # the session-level static look-alike filter (pipeline.findings.people) reads it
+        ("person_boxes", PERSON_BOXES),
+        # 16x12 cells x 4 gradient orientations of log luma (signals/view.py): the camera's view
+        ("view_signature", pa.binary(768)),
     ]
 )
 
 TIMELINE = pa.schema(list(TIMELINE_CONTRACT) + list(TIMELINE_EXTRA))
+
+# views.parquet (an extension): each camera's reference views, in time order; a later
+# ``scan --reference EVIDENCE`` pins each camera's last one as its usual view
+VIEWS = pa.schema(
+    [
+        ("camera_id", pa.string()),
+        ("epoch", pa.int16()),  # 0 the usual view, 1.. each permanent re-aim
+        ("since", TS),  # null: from the start of the batch
+        ("source", pa.string()),  # batch | session | reference_image | evidence
+        ("origin", pa.string()),  # the sessions it was learned from, or the image / folder
+        ("signature", pa.binary(768)),  # signals/view.py structure signature
+        ("thumb", pa.string()),  # picture of it, relative to EVIDENCE
+    ]
+)
 
 REVIEWS = pa.schema(
     [
@@ -106,7 +129,55 @@ REVIEWS = pa.schema(
         ("verdict", pa.string()),  # confirmed | dismissed | note
         ("note", pa.string()),
         ("reviewer", pa.string()),
-        ("reviewed_at", TS),
+        ("reviewed_at", TS),  # UTC, like every timestamp in the evidence
+        # the hash chain (append-only log): position, the previous row's hash, this row's hash
+        ("seq", pa.int64()),
+        ("prev_hash", pa.string()),
+        ("row_hash", pa.string()),
+    ]
+)
+
+# `examaudit summary`: roll-ups across evidence folders (hours are scheduled exam hours)
+SUMMARY_MONTHS = pa.schema(
+    [
+        ("evidence", pa.string()),
+        ("centre_id", pa.string()),
+        ("month", pa.string()),  # local YYYY-MM in the folder's site time zone
+        ("sessions", pa.int64()),
+        ("sessions_flagged", pa.int64()),
+        ("sessions_missing", pa.int64()),
+        ("scheduled_h", pa.float64()),
+        ("recorded_h", pa.float64()),
+        ("findings", pa.int64()),
+        ("reviewed", pa.int64()),
+        ("confirmed", pa.int64()),
+        ("findings_per_10h", pa.float64()),
+        ("reviewed_share", pa.float64()),
+    ]
+)
+
+SUMMARY_ITEMS = pa.schema(
+    [
+        ("centre_id", pa.string()),
+        ("month", pa.string()),
+        ("item", pa.string()),  # checklist item code, e.g. 二(二)6
+        ("findings", pa.int64()),
+        ("findings_per_10h", pa.float64()),
+    ]
+)
+
+SUMMARY_WORST = pa.schema(
+    [
+        ("evidence", pa.string()),
+        ("centre_id", pa.string()),
+        ("room_id", pa.string()),
+        ("session_id", pa.string()),
+        ("exam_type", pa.string()),
+        ("scheduled_start", TS),
+        ("coverage", pa.float64()),
+        ("verdict", pa.string()),
+        ("findings", pa.int64()),
+        ("finding_s", pa.float64()),
     ]
 )
 

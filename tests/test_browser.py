@@ -195,7 +195,12 @@ def test_static_report_from_disk(browser, evidence, tmp_path):
     cells = page.locator("#sessions-table tr.srow").first.locator("td").all_text_contents()
     assert cells[0] == "S01" and cells[1] == "C1" and "60%" in cells[7]
     assert len(_visible_rows(page, "#events-table tr.erow")) == 5
-    # thumbnails load from disk
+    # thumbnails load from disk (they are lazy: bring each into view, then wait for it to decode)
+    thumbs = page.locator("#events-table img.thumb")
+    assert thumbs.count() >= 5
+    for i in range(thumbs.count()):
+        thumbs.nth(i).scroll_into_view_if_needed()
+        thumbs.nth(i).evaluate("i => i.decode()")
     loaded = page.eval_on_selector_all(
         "#events-table img.thumb", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"
     )
@@ -245,6 +250,14 @@ def test_review_app_and_report_on_sample_scan(browser, sample_scan, tmp_path):
         )
         page.screenshot(path=str(ARTIFACTS / "samples_review_playing.png"))
         page.click("#f-reset")
+        # the app asks the reviewer's name once (no name typed yet), then the browser keeps it
+        prompts: list[str] = []
+
+        def answer(dialog) -> None:
+            prompts.append(dialog.type)
+            dialog.accept("检查员甲")
+
+        page.on("dialog", answer)
         row.locator("button[data-verdict=confirmed]").click()
         page.wait_for_function(
             f"() => document.querySelector(\"tr.erow[data-event='{target}']\")"
@@ -260,9 +273,14 @@ def test_review_app_and_report_on_sample_scan(browser, sample_scan, tmp_path):
         page.reload()
         assert row.get_attribute("data-review") == "confirmed"
         assert other_row.get_attribute("data-review") == "dismissed"
+        assert prompts == ["prompt"]
+        assert page.input_value("#reviewer") == "检查员甲"
         assert other_row.locator(".note-text").first.text_content() == "画面正常，排除"
         page.screenshot(path=str(ARTIFACTS / "samples_review_reloaded.png"), full_page=True)
         assert not errors, errors
+    from pipeline.archive import check_archive
+
+    assert check_archive(evidence) == []  # verdicts from the browser keep the seal whole
 
     page, errors = _page(browser)
     page.goto((scanned / "report" / "index.html").as_uri())

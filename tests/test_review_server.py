@@ -14,7 +14,7 @@ import uvicorn
 from fixture import HOSTILE, build_demo_evidence, write_events
 
 from pipeline.review.clips import cut_event_media
-from pipeline.review.reviews import append_review, load_reviews, review_states
+from pipeline.review.reviews import append_review, chain_problems, load_reviews, review_states
 from pipeline.review.server import create_app, safe_path
 from pipeline.schemas import REVIEWS
 
@@ -120,7 +120,13 @@ def test_confirm_dismiss_note_survive_reload(client, evidence):
     assert r.status_code == 201
     note = "<script>alert('pwned')</script> 监考员离开"
     r = client.post(
-        "/api/reviews", json={"event_id": ids["black_screen"], "verdict": "dismissed", "note": note}
+        "/api/reviews",
+        json={
+            "event_id": ids["black_screen"],
+            "verdict": "dismissed",
+            "note": note,
+            "reviewer": "李",
+        },
     )
     assert r.status_code == 201
     page = client.get("/report/").text
@@ -164,10 +170,13 @@ def test_bad_review_requests_are_refused(client, evidence):
     )
     r = client.post(
         "/api/reviews",
-        json={"event_id": ids["black_screen"], "verdict": "confirmed"},
+        json={"event_id": ids["black_screen"], "verdict": "confirmed", "reviewer": "x"},
         headers={"origin": "http://evil.example"},
     )
     assert r.status_code == 403
+    # every verdict says who gave it
+    r = client.post("/api/reviews", json={"event_id": ids["black_screen"], "verdict": "confirmed"})
+    assert r.status_code == 400 and "reviewer" in r.json()["error"]
     assert load_reviews(evidence).num_rows == before
 
 
@@ -192,6 +201,8 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     assert table.schema.equals(REVIEWS)
     notes = sorted(table.column("note").to_pylist())
     assert notes == sorted(f"note {k}-{i}" for k in range(threads) for i in range(n))
+    assert chain_problems(table.to_pylist()) == []  # one unbroken chain, seq 0..n-1
+    assert table.column("seq").to_pylist() == list(range(n * threads))
     assert not list(tmp_path.glob(".reviews.parquet*.tmp"))
 
 

@@ -37,7 +37,8 @@ class People(Check):
         ),
     )
     needs: ClassVar = ("persons_in_proctor_zone", "source_file")
-    writes: ClassVar = ("persons", "persons_in_proctor_zone")
+    # person_boxes: the session-level static look-alike filter (pipeline.findings.static)
+    writes: ClassVar = ("persons", "persons_in_proctor_zone", "person_boxes")
     uses: ClassVar = UNUSABLE
     settings: ClassVar = (
         Setting(

@@ -4,7 +4,8 @@ Every backend takes a batch of BGR frames and returns one :class:`Detections` pe
 boxes in **normalised** ``xyxy`` coordinates (fractions of the frame's width and height), so
 zones (normalised polygons in site.toml) apply whatever the analysis width is.
 
-Backends: ``hog`` (OpenCV's people detector, offline, the embedded default) and
+Backends: ``ssdlite`` (SSDLite-MobileNetV2 on onnxruntime, model committed under models/, the
+offline default), ``hog`` (OpenCV's people detector; standing people only) and
 ``yolo[:WEIGHTS]`` (Ultralytics, person class only, needs weights on disk). Construction is
 cheap; models load on first :meth:`Detector.detect`, so a detector can be pickled to a Dask
 worker or built inside one.
@@ -85,15 +86,15 @@ class Detections:
 class Detector(Protocol):
     """Finds people in a batch of frames ``(N, H, W, 3)`` BGR uint8; one result per frame."""
 
-    name: str  # backend: "hog" or "yolo"
+    name: str  # backend: "ssdlite", "hog" or "yolo"
     reason: str  # why this detector was chosen, for the CLI to show
-    spec: str  # the resolved choice ("hog", "yolo:/abs/weights.pt"): rebuilds it in a worker
+    spec: str  # the resolved choice ("ssdlite", "yolo:/abs/weights.pt"): rebuilds it in a worker
 
     def detect(self, frames: np.ndarray) -> list[Detections]: ...
 
 
 def make_detector(spec: str = "auto", device: str = "cpu") -> Detector:
-    """``auto | hog | yolo | yolo:WEIGHTS`` -> a detector; ``detector.reason`` says why."""
+    """``auto|ssdlite|hog|yolo|yolo:WEIGHTS`` -> a detector; ``detector.reason`` says why."""
     from pipeline.detectors.factory import make
 
     return make(spec, device)

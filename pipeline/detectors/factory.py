@@ -1,9 +1,10 @@
-"""``--detector auto|hog|yolo|yolo:WEIGHTS`` -> a detector, with the reason it was chosen.
+"""``--detector auto|ssdlite|hog|yolo|yolo:WEIGHTS`` -> a detector, with the reason it was chosen.
 
 ``auto`` picks YOLO when its weights are on disk (models registry lookup) or can be fetched
-(a connection test with a short timeout, so an offline machine answers at once), else HOG.
-The returned detector's ``spec`` names the resolved choice (``hog`` or ``yolo:/abs/path.pt``)
-so Dask workers rebuild the same detector without resolving ``auto`` again.
+(a connection test with a short timeout, so an offline machine answers at once), else the
+committed SSDLite model (offline, finds seated people; see benchmarks/eval_people.py). HOG stays
+selectable. The returned detector's ``spec`` names the resolved choice (``ssdlite``, ``hog`` or
+``yolo:/abs/path.pt``) so Dask workers rebuild the same detector without resolving ``auto``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from pipeline.detectors import Detector
 from pipeline.detectors.hog import HogDetector
+from pipeline.detectors.ssdlite import SsdliteDetector
 from pipeline.detectors.yolo import YoloDetector
 from pipeline.errors import InputError
 
@@ -74,6 +76,11 @@ def make(spec: str = "auto", device: str = "cpu") -> Detector:
     if kind == "hog":
         note = "" if device == "cpu" else f"; HOG runs on the cpu whatever --device {device} says"
         return HogDetector(reason=f"requested with --detector hog{note}")
+    if kind == "ssdlite":
+        note = (
+            "" if device == "cpu" else f"; SSDLite runs on the cpu whatever --device {device} says"
+        )
+        return SsdliteDetector(reason=f"requested with --detector ssdlite{note}")
     if kind == "yolo":
         if not _have_ultralytics():
             raise DetectorError(
@@ -96,10 +103,10 @@ def make(spec: str = "auto", device: str = "cpu") -> Detector:
         return YoloDetector(str(path), dev, reason=why + note)
     if kind == "auto":
         if not _have_ultralytics():
-            return HogDetector(reason="auto: ultralytics not installed, using HOG")
+            return SsdliteDetector(reason="auto: ultralytics not installed, using SSDLite")
         path, why = _yolo_weights(fetch=True)
         if path is None:
-            return HogDetector(reason=f"auto: {why}; using HOG")
+            return SsdliteDetector(reason=f"auto: {why}; using SSDLite")
         dev, note = _device(device)
         return YoloDetector(str(path), dev, reason=f"auto: {why}{note}")
-    raise DetectorError(f"{spec!r}: choose auto, hog, yolo or yolo:WEIGHTS")
+    raise DetectorError(f"{spec!r}: choose auto, ssdlite, hog, yolo or yolo:WEIGHTS")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 
 from pipeline.config import Camera, Site
 from pipeline.records import Event, ExamSession, FileProbe
+
+if TYPE_CHECKING:
+    from pipeline.findings.usual_view import CameraViews
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,9 @@ class SessionContext:
     camera: Camera
     site: Site
     probes: tuple[FileProbe, ...]
+    # the camera's reference views over the batch (findings/usual_view.py); None: the
+    # session's own majority view
+    views: CameraViews | None = None
 
 
 class Finder(Protocol):

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.findings import SessionContext
+from pipeline.findings.static import Lookalike, drop_static_lookalikes
 from pipeline.intervals import runs
 from pipeline.records import Event
 
@@ -34,7 +35,7 @@ def confirm_s(step_s: float, threshold_s: float) -> float:
 UNUSABLE_PICTURE = (
     "pipeline.findings.picture:BlackScreenFinder",
     "pipeline.findings.picture:FrozenVideoFinder",
-    "pipeline.findings.picture:ViewChangedFinder",
+    "pipeline.findings.view:ViewChangedFinder",
 )
 
 
@@ -144,6 +145,19 @@ class _Series:
         return self.source[i] if 0 <= i < len(self.source) else None
 
 
+def without_lookalikes(timeline: pa.Table, ctx: SessionContext) -> tuple[pa.Table, list[Lookalike]]:
+    """The session's people counts without static look-alikes (pipeline.findings.static)."""
+    timeline, found = drop_static_lookalikes(timeline, ctx.camera, ctx.site.analysis.person_anchor)
+    if found:
+        log.info(
+            "session %s: %d static look-alike(s) left out of presence: %s",
+            ctx.session.session_id,
+            len(found),
+            [f.details()["box"] for f in found],
+        )
+    return timeline, found
+
+
 def _floats(col: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(col.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
 
@@ -168,6 +182,7 @@ class ProctorAbsenceFinder:
     def __call__(
         self, timeline: pa.Table, ctx: SessionContext, excluded: list | None = None
     ) -> list[Event]:
+        timeline, lookalikes = without_lookalikes(timeline, ctx)
         s = _Series(timeline, ctx, ("persons_in_proctor_zone",), excluded)
         ok = s.valid("persons_in_proctor_zone")
         t, n = s.t[ok], s.cols["persons_in_proctor_zone"][ok]
@@ -191,6 +206,11 @@ class ProctorAbsenceFinder:
                         "samples": int(inside.sum()),
                         "samples_with_person_in_zone": int((n[inside] > 0).sum()),
                         "sample_step_s": round(s.step, 3),
+                        **(
+                            {"static_lookalikes_ignored": [x.details() for x in lookalikes]}
+                            if lookalikes
+                            else {}
+                        ),
                     },
                     source_file=s.source_at(a),
                 )
@@ -258,6 +278,7 @@ class QaSubstitutionFinder:
                 ctx.session.camera_id,
             )
             return []
+        timeline, lookalikes = without_lookalikes(timeline, ctx)
         s = _Series(timeline, ctx, self.columns, excluded)
         ok = s.valid("persons", "persons_in_station_zone")
         if not ok.any():
@@ -284,6 +305,8 @@ class QaSubstitutionFinder:
                 else f"person in the station zone and zone motion >= {motion_active}",
                 **_speech(ctx, a, b),
             }
+            if lookalikes:
+                details["static_lookalikes_ignored"] = [x.details() for x in lookalikes]
             events.append(
                 Event(
                     kind="qa_substitution",
@@ -310,6 +333,7 @@ def session_people_stats(
         "longest_proctor_absence_s": None,
         "station_activity": None,
     }
+    timeline, _ = without_lookalikes(timeline, ctx)
     s = _Series(timeline, ctx, ("persons_in_proctor_zone",), excluded)
     ok = s.valid("persons_in_proctor_zone")
     if ok.any():

@@ -246,12 +246,12 @@ _DETECTOR: list[object | None] = []
 
 
 def _default_detector() -> object | None:
-    """The offline HOG detector, built once per process; None where it cannot be built."""
+    """The offline SSDLite detector, built once per process; None where it cannot be built."""
     if not _DETECTOR:
         try:
             from pipeline.detectors import make_detector
 
-            _DETECTOR.append(make_detector("hog"))
+            _DETECTOR.append(make_detector("ssdlite"))
         except Exception as exc:
             log.warning("no person detector for thumbnails (%s); drawing zones only", exc)
             _DETECTOR.append(None)

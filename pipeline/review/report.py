@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from pipeline.checks import registry as checks
 from pipeline.errors import InputError
+from pipeline.inspectorate.checklist import ITEMS, item_of
 from pipeline.review import i18n
 from pipeline.review.media import atomic_path
 from pipeline.review.reviews import ReviewState, load_reviews, review_states
@@ -27,7 +28,8 @@ from pipeline.review.timeline import SVG_W, session_timeline
 from pipeline.review.timeline import hm as _hm
 
 TEMPLATES = Path(__file__).parent / "templates"
-MEDIA_PATH = re.compile(r"^(clips|thumbs)/[A-Za-z0-9._-]+\.(mp4|jpg)$")
+MEDIA_PATH = re.compile(r"^(clips|thumbs|views)/[A-Za-z0-9._-]+\.(mp4|jpg)$")
+HIDDEN_DETAILS = ("reference_signature",)  # machine data (base64), not for inspectors
 LANGS = ("zh", "en")
 
 
@@ -107,6 +109,12 @@ def _secs(v: float | None) -> str:
     return f"{v / 3600:.1f} h"
 
 
+def zone_label(tz: ZoneInfo, at: datetime | None = None) -> str:
+    """The zone as a reader needs it: its name and its offset (at ``at``, for DST)."""
+    offset = (at or datetime.now(UTC)).astimezone(tz).strftime("%z")
+    return f"{tz.key} (UTC{offset[:3]}:{offset[3:]})"
+
+
 def _local(t: datetime | None, tz: ZoneInfo) -> str:
     return t.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if t else "–"
 
@@ -184,8 +192,12 @@ def build_context(
         tail = None
         if e["clip"] and e["clip"].endswith(".mp4"):
             tail = _media(e["clip"][:-4] + "_tail.mp4", media_prefix, evidence_dir)
+        item = item_of(e["kind"], details)
         event_rows.append(
             {
+                "item": item.code,
+                "item_order": item.order,
+                "item_title": (item.title("zh"), item.title("en")),
                 "id": e["event_id"],
                 "anchor": "ev-" + e["event_id"],
                 "kind": e["kind"],
@@ -204,11 +216,16 @@ def build_context(
                 "details": sorted(
                     (str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
                     for k, v in details.items()
+                    if k not in HIDDEN_DETAILS
                 ),
                 "source_file": e["source_file"] or "",
                 "clip": _media(e["clip"], media_prefix, evidence_dir),
                 "tail": tail,
                 "thumb": _media(e["thumb"], media_prefix, evidence_dir),
+                # view_changed: the camera's usual view, shown beside the session's picture
+                "reference_thumb": _media(
+                    details.get("reference_thumb"), media_prefix, evidence_dir
+                ),
                 "review": state.verdict or "unreviewed",
                 "reviewer": state.reviewer or "",
                 "reviewed_at": _local(state.reviewed_at, tz) if state.reviewed_at else "",
@@ -218,6 +235,18 @@ def build_context(
 
     def options(values: list[str]) -> list[str]:
         return sorted({v for v in values if v})
+
+    # findings are filed per checklist item of the campaign, as the problem list is
+    event_rows.sort(key=lambda r: r["item_order"])
+    checklist = [
+        (
+            item.code,
+            item.title("zh"),
+            item.title("en"),
+            sum(r["item"] == item.code for r in event_rows),
+        )
+        for item in ITEMS
+    ]
 
     order = {k: i for i, k in enumerate(checks.kinds())}
     kinds_present = sorted({e["kind"] for e in events}, key=lambda k: (order.get(k, len(order)), k))
@@ -229,11 +258,12 @@ def build_context(
         "VERDICT": i18n.VERDICTS,
         "REVIEW": i18n.REVIEWS,
         "EXAM": i18n.EXAM_TYPES,
-        "tz": str(tz.key),
+        "tz": zone_label(tz, sessions[0]["scheduled_start"] if sessions else None),
         "generated": datetime.now(UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
         "evidence_name": evidence_dir.resolve().name,
         "sessions": session_rows,
         "events": event_rows,
+        "checklist": checklist,
         "filters": {
             "centre": options(
                 [r["centre"] for r in session_rows] + [r["centre"] for r in event_rows]

@@ -1,28 +1,40 @@
-"""``examaudit review EVIDENCE``: the report page plus confirm / dismiss / note, on localhost.
+"""``examaudit review EVIDENCE``: the report page plus confirm / dismiss / note.
 
 Routes: ``/`` and ``/report/`` (the live page), ``/files/<path>`` (evidence files only, with
-HTTP Range for video), ``GET|POST /api/reviews``. Safety: binds 127.0.0.1 by default; file
-paths are refused when absolute, when any part is ``..`` or hidden, or when they resolve
-(symlinks included) outside EVIDENCE; POST needs ``Content-Type: application/json`` and, when
-the browser sends an ``Origin``, the same host (so another web site cannot post verdicts);
-pages carry a Content-Security-Policy that allows nothing from outside.
+HTTP Range for video), ``GET|POST /api/reviews``. Safety: binds 127.0.0.1 by default, where it
+needs no token; bound to any other address it makes a random token, prints it in the URL
+(``?token=``, as Jupyter does), swaps it for an HttpOnly cookie on the first visit and answers
+every request without it 403 (nothing is written). File paths are refused when absolute, when
+any part is ``..`` or hidden, or when they resolve (symlinks included) outside EVIDENCE; POST
+needs ``Content-Type: application/json``, a reviewer name and, when the browser sends an
+``Origin``, the same host (so another web site cannot post verdicts); pages carry a
+Content-Security-Policy that allows nothing from outside. Every verdict re-seals the manifest
+(signed when the app was given ``--sign-key``).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import secrets
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urlsplit
 
 import pyarrow.parquet as pq
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from pipeline.review.report import LANGS, render_report
-from pipeline.review.reviews import VERDICTS, append_review, load_reviews
+from pipeline.review.reviews import VERDICTS, ReviewLogBroken, append_review, load_reviews
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +50,8 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 MAX_BODY = 16_384
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+TOKEN_COOKIE = "examaudit_token"
 
 
 class UnsafePath(ValueError):
@@ -62,7 +76,23 @@ def safe_path(root: Path, requested: str) -> Path:
     return target
 
 
-def create_app(evidence_dir: Path) -> Starlette:
+def _authorised(request: Request, token: str | None) -> bool:
+    if token is None:
+        return True
+    offered = (
+        request.query_params.get("token")
+        or request.cookies.get(TOKEN_COOKIE)
+        or request.headers.get("authorization", "").removeprefix("token ").strip()
+    )
+    return bool(offered) and hmac.compare_digest(offered.encode(), token.encode())
+
+
+def create_app(
+    evidence_dir: Path,
+    token: str | None = None,
+    sign_key: Ed25519PrivateKey | None = None,
+) -> Starlette:
+    """The app; with ``token`` every request must carry it (query, cookie or header)."""
     evidence = Path(evidence_dir).resolve()
     if not evidence.is_dir():
         raise FileNotFoundError(f"{evidence_dir}: evidence folder not found")
@@ -122,7 +152,7 @@ def create_app(evidence_dir: Path) -> Starlette:
             event_id = str(data.get("event_id") or "")
             verdict = str(data.get("verdict") or "")
             note = str(data.get("note") or "")
-            reviewer = str(data.get("reviewer") or "")
+            reviewer = str(data.get("reviewer") or "").strip()
         except ValueError as exc:
             return JSONResponse({"error": f"bad JSON: {exc}"}, status_code=400)
         if verdict not in VERDICTS:
@@ -131,14 +161,36 @@ def create_app(evidence_dir: Path) -> Starlette:
             )
         if event_id not in event_ids():
             return JSONResponse({"error": "unknown event_id"}, status_code=404)
+        if not reviewer:
+            return JSONResponse({"error": "reviewer name required"}, status_code=400)
         try:
-            row = append_review(evidence, event_id, verdict, note, reviewer)
+            row = append_review(evidence, event_id, verdict, note, reviewer, sign_key=sign_key)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
+        except ReviewLogBroken as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
         row["reviewed_at"] = row["reviewed_at"].isoformat()
         return JSONResponse(row, status_code=201, headers=HEADERS)
 
+    async def guard(request: Request, call_next):
+        if not _authorised(request, token):
+            return JSONResponse(
+                {"error": "token required: open the URL printed by `examaudit review`"},
+                status_code=403,
+                headers=HEADERS,
+            )
+        if token is not None and request.query_params.get("token"):
+            # swap the token in the URL for a cookie, so it leaves the address bar and history
+            rest = {k: v for k, v in request.query_params.items() if k != "token"}
+            response = RedirectResponse(
+                request.url.path + (f"?{urlencode(rest)}" if rest else ""), status_code=303
+            )
+            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/")
+            return response
+        return await call_next(request)
+
     app = Starlette(
+        middleware=[Middleware(BaseHTTPMiddleware, dispatch=guard)],
         routes=[
             Route("/", index),
             Route("/favicon.ico", favicon),
@@ -147,20 +199,28 @@ def create_app(evidence_dir: Path) -> Starlette:
             Route("/files/{path:path}", files),
             Route("/api/reviews", get_reviews, methods=["GET"]),
             Route("/api/reviews", post_review, methods=["POST"]),
-        ]
+        ],
     )
     app.state.lang = "zh"
     app.state.evidence = evidence
     return app
 
 
-def serve(evidence_dir: Path, host: str = "127.0.0.1", port: int = 8765, lang: str = "zh") -> None:
-    """Run the review app with uvicorn until interrupted."""
+def serve(
+    evidence_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    lang: str = "zh",
+    sign_key: Ed25519PrivateKey | None = None,
+) -> None:
+    """Run the review app with uvicorn until interrupted; beyond loopback, behind a token."""
     import uvicorn
 
-    app = create_app(evidence_dir)
+    token = None if host in LOOPBACK else secrets.token_urlsafe(24)
+    app = create_app(evidence_dir, token=token, sign_key=sign_key)
     app.state.lang = lang if lang in LANGS else "zh"
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("review app listens on %s: anyone who can reach it can change verdicts", host)
-    print(f"examaudit review: http://{host}:{port}/report/  (Ctrl-C to stop)")
+    query = f"?token={token}" if token else ""
+    print(f"examaudit review: http://{host}:{port}/report/{query}  (Ctrl-C to stop)", flush=True)
+    if token:
+        print("  listening beyond this machine: only this URL (its token) opens the app")
     uvicorn.run(app, host=host, port=port, log_level="warning")
