@@ -267,6 +267,11 @@ def _reduce(
             list(contexts), timelines, probes, site, reference
         )
         events.extend(found)
+        from pipeline.findings.view import with_view_similarity
+
+        timelines = [
+            with_view_similarity(tl, ctx.views) for ctx, tl in zip(contexts, timelines, strict=True)
+        ]
     for ctx, tl in zip(contexts, timelines, strict=True):
         s = ctx.session
         found, results = runner.session_events(tl, ctx, checks)

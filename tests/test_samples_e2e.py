@@ -110,3 +110,19 @@ def test_sessions_rows_cover_the_schedule(sample_centre: Path, sample_scan) -> N
     assert {r["session_id"] for r in sessions} == scheduled
     missing = [r for r in sessions if r["verdict"] == "missing"]
     assert all(r["coverage"] == 0 for r in missing)
+
+
+def test_view_similarity_drops_where_the_camera_turned(truth: dict, sample_scan) -> None:
+    """timeline.view_similarity is written and says, sample by sample, where the view left."""
+    done, out = sample_scan
+    assert done.returncode == 0, done.stderr[-3000:]
+    gt = next(f for f in truth["findings"] if f["kind"] == "view_changed")
+    tl = pq.read_table(out / "timeline.parquet", columns=["session_id", "t", "view_similarity"])
+    rows = [r for r in tl.to_pylist() if r["session_id"] == gt["session_id"]]
+    assert rows and all(r["view_similarity"] is not None for r in rows)
+    a, b = _t(gt["start"]), _t(gt["end"])
+    turned = [r["view_similarity"] for r in rows if a + 2 < r["t"].timestamp() < b - 2]
+    usual = [r["view_similarity"] for r in rows if not a - 2 <= r["t"].timestamp() <= b + 2]
+    assert turned and usual
+    assert max(turned) < min(usual), (max(turned), min(usual))
+    assert min(usual) > 0.9
