@@ -258,7 +258,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         inside = [p for p in paths if p.resolve().is_relative_to(root)]
         sealed = seal.reseal(args.evidence, inside, sign_key=key) if inside else None
     for path in paths:
-        print(f"wrote {path}" + (" (sealed as a derived view)" if sealed and path in inside else ""))
+        note = " (sealed as a derived view)" if sealed and path in inside else ""
+        print(f"wrote {path}{note}")
     if inside:
         _unsigned_warning(args.evidence, key)
     return 0
