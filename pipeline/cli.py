@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-clips", action="store_true", help="skip clips and thumbnails")
     p.add_argument("--no-report", action="store_true", help="skip report/index.html")
+    p.add_argument(
+        "--no-schedule",
+        action="store_true",
+        help="no exam plan: derive sessions from the recordings (people present)",
+    )
     p.add_argument("--sign-key", type=Path, metavar="KEY", help="Ed25519 key that signs the seal")
     p.add_argument(
         "--reference",
@@ -163,6 +168,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         progress=args.progress,
         clips=not args.no_clips,
         report=not args.no_report,
+        no_schedule=args.no_schedule,
         sign_key=args.sign_key,
         reference=args.reference,
     )

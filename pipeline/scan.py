@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +54,7 @@ class ScanOptions:
     report: bool = True
     sign_key: Path | None = None  # Ed25519 private key that signs the seal
     reference: Path | None = None  # earlier evidence whose cameras' usual views are pinned
+    no_schedule: bool = False  # no exam plan: sessions derived from the recordings
 
 
 @dataclass
@@ -78,18 +78,26 @@ def resolve_inputs(opts: ScanOptions) -> tuple[Site, list[ExamSession]]:
     folder = root if root.is_dir() else root.parent
     site_path = opts.site or (folder / "site.toml" if (folder / "site.toml").is_file() else None)
     schedule_path = opts.schedule or folder / "schedule.csv"
-    if opts.schedule is None and not schedule_path.is_file():
+    if opts.no_schedule:
+        if opts.schedule is not None:
+            raise InputError(opts.schedule, None, "--schedule and --no-schedule exclude each other")
+        if "people" not in opts.checks:
+            raise InputError(
+                root, None, "--no-schedule derives sessions from people: needs the people checks"
+            )
+    elif opts.schedule is None and not schedule_path.is_file():
         raise InputError(
             schedule_path,
             None,
-            "no schedule: pass --schedule or put schedule.csv in the recordings folder",
+            "no schedule: pass --schedule FILE, put schedule.csv in the recordings folder, "
+            "or scan --no-schedule (no exam plan: sessions derived from the recordings)",
         )
     site = load_site(site_path).with_sample_every(opts.sample_every)
     if opts.reference is not None:  # read now: a bad folder is bad usage (exit 2)
         from pipeline.findings.usual_view import carried_views
 
         carried_views(opts.reference)
-    sessions = load_schedule(schedule_path)
+    sessions = [] if opts.no_schedule else load_schedule(schedule_path)
     for s in sessions:
         cam = site.cameras.get(s.camera_id)
         if s.exam_type == "practical" and cam is not None and cam.station_zone is None:
@@ -188,21 +196,26 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
         client = stack.enter_context(dask_client(opts.workers, opts.scheduler))
         progress.advance()
         probes = _probe(client, recordings, site, out, progress)
-        contexts, warnings = plan_sessions(sessions, probes, site)
+        if opts.no_schedule:
+            sessions = _derived_sessions(
+                client, probes, site, checks, detector_spec, opts, out, progress
+            )
+            say(f"no exam plan: {len(sessions)} sessions derived from the recordings")
+        contexts, warnings = plan_sessions(sessions, probes, site, planned=not opts.no_schedule)
         result.warnings.extend(warnings)
         for w in warnings:
             say(f"warning: {w}")
-        timeline, failures = _analyse(
-            client, contexts, site, checks, detector_spec, opts, out, progress
+        timeline, outside, failures = _analyse(
+            client, contexts, probes, site, checks, detector_spec, opts, out, progress
         )
         if failures:  # undecodable chunks count as lost video, like a gap inside the file
             probes = [
                 mark_undecodable(p, failures[str(p.path)]) if str(p.path) in failures else p
                 for p in probes
             ]
-            contexts, _ = plan_sessions(sessions, probes, site)
+            contexts, _ = plan_sessions(sessions, probes, site, planned=not opts.no_schedule)
         events, session_rows, full_timeline, views = _reduce(
-            contexts, probes, timeline, site, checks, progress, opts.reference
+            contexts, probes, timeline, site, checks, progress, opts.reference, outside
         )
         if opts.clips and events:
             events = _cut_media(
@@ -250,6 +263,7 @@ def _reduce(
     checks: tuple[str, ...],
     progress: Progress,
     reference: Path | None = None,
+    outside: pa.Table | None = None,
 ) -> tuple[list[Event], list[dict[str, Any]], pa.Table, dict[str, bytes]]:
     """Each camera's usual view over the batch; per session: its timeline, findings and
     statistics; then loops over the whole batch, refinement, and the file-level findings
@@ -284,6 +298,7 @@ def _reduce(
                 "room_id": s.room_id,
                 "camera_id": s.camera_id,
                 "exam_type": s.exam_type,
+                "planned": s.planned,
                 "scheduled_start": s.scheduled_start,
                 "scheduled_end": s.scheduled_end,
                 "recorded_s": cov.recorded_s,
@@ -294,7 +309,7 @@ def _reduce(
         )
         progress.advance()
     full = pa.concat_tables(timelines) if timelines else schemas.TIMELINE.empty_table()
-    events.extend(runner.batch_events(full, contexts, site, checks))
+    events.extend(runner.batch_events(full, contexts, site, checks, outside=outside))
     events = runner.refine(events, {p.path.name: p for p in probes}, site)
     for row, ctx in zip(rows, contexts, strict=True):
         s = ctx.session
@@ -351,57 +366,86 @@ def collect(client, futures: Sequence, timeout_s: float):
                 yield fut, exc
 
 
-def _analyse(
-    client, contexts, site, checks, detector_spec, opts, out, progress
-) -> tuple[pa.Table, dict[str, list[tuple[Any, str]]]]:
-    """Timeline rows of every chunk, and the chunks that could not be decoded, per file."""
-    failures: dict[str, list[tuple[Any, str]]] = {}
-    if not any(c in checks for c in ("integrity", "people")):
-        return schemas.TIMELINE.empty_table(), failures
-    from pipeline.sampling import plan_chunks
+def _derived_sessions(
+    client, probes, site, checks, detector_spec, opts, out, progress
+) -> list[ExamSession]:
+    """Without a plan: the coarse people pass over every recording, then the sessions."""
+    from pipeline.unscheduled import derive_sessions
 
-    windows: dict[str, list[tuple]] = {}
-    probes: dict[str, FileProbe] = {}
-    for ctx in contexts:
-        for p in ctx.probes:
-            if p.duration_s <= 0 or p.start is None:
-                continue
-            probes[str(p.path)] = p
-            windows.setdefault(str(p.path), []).append(
-                (ctx.session.scheduled_start, ctx.session.scheduled_end)
-            )
-    jobs = []
-    for key, p in sorted(probes.items()):
-        for chunk in plan_chunks(p, site.analysis):
-            c0 = p.start + timedelta(seconds=chunk.start_s)
-            c1 = p.start + timedelta(seconds=chunk.end_s)
-            if any(c0 < b and a < c1 for a, b in windows[key]):
-                jobs.append((p, chunk))
+    _, outside, _ = _analyse(client, [], probes, site, checks, detector_spec, opts, out, progress)
+    return derive_sessions(outside, site)
+
+
+def _analyse(
+    client, contexts, probes, site, checks, detector_spec, opts, out, progress
+) -> tuple[pa.Table, pa.Table, dict[str, list[tuple[Any, str]]]]:
+    """Timeline rows of every chunk that overlaps a session; the people rows outside every
+    session (coarse, looked at again around each stretch with people; empty unless the people
+    checks run); and the chunks that could not be decoded, per file."""
+    from pipeline import unscheduled as un
+
+    failures: dict[str, list[tuple[Any, str]]] = {}
+    empty = schemas.TIMELINE.empty_table()
+    if not any(c in checks for c in ("integrity", "people")):
+        return empty, empty, failures
+    inside, rest = un.split_jobs(probes, contexts, site)
+    jobs = [(p, c, site, checks) for p, c in inside]
+    if "people" in checks:
+        coarse = un.coarse_site(site)
+        jobs += [(p, c, coarse, un.PEOPLE) for p, c in rest]
     progress.stage("analyse", total=len(jobs), unit="chunks")
+    tables = _run_jobs(client, jobs, detector_spec, opts, out, progress, failures)
+    timeline = _sorted(tables[: len(inside)])
+    part = tables[len(inside) :]
+    if "people" not in checks:
+        return timeline, empty, failures
+    coarse_rows = un.outside_rows(_sorted([*part, timeline]), contexts)
+    # without a plan anyone present may be a session; with one, only exam-like activity
+    people = 1 if opts.no_schedule else int(site.rules.value("min_unscheduled_people"))
+    edges = un.edge_jobs(coarse_rows, probes, site, min_people=people)
+    progress.stage("edges", total=len(edges), unit="chunks")
+    fine = _run_jobs(
+        client, [(p, c, site, un.PEOPLE) for p, c in edges], detector_spec, opts, out, progress, {}
+    )
+    outside = un.outside_rows(un.merged(coarse_rows, [t for t in fine if t is not None]), contexts)
+    return timeline, outside, failures
+
+
+def _sorted(tables: Sequence[pa.Table | None]) -> pa.Table:
+    tables = [t for t in tables if t is not None and t.num_rows]
+    if not tables:
+        return schemas.TIMELINE.empty_table()
+    return pa.concat_tables(tables).sort_by([("camera_id", "ascending"), ("t", "ascending")])
+
+
+def _run_jobs(client, jobs, detector_spec, opts, out, progress, failures) -> list:
+    """One analyse task per ``(probe, chunk, site, checks)``; a table (None where the chunk
+    could not be decoded: it loses only itself, and ``failures`` says why) per job."""
     futures = [
         client.submit(
             analyse_task,
             p,
             chunk,
-            site,
-            checks,
+            job_site,
+            job_checks,
             detector_spec,
             opts.device,
             str(out),
             pure=False,
             retries=2,
         )
-        for p, chunk in jobs
+        for p, chunk, job_site, job_checks in jobs
     ]
-    tables = []
-    job_of = {fut.key: job for fut, job in zip(futures, jobs, strict=True)}
-    for fut, table in collect(client, futures, site.analysis.file_timeout_s):
-        if isinstance(table, Exception):  # a chunk that cannot be decoded loses only itself
-            p, chunk = job_of[fut.key]
+    index = {fut.key: i for i, fut in enumerate(futures)}
+    tables: list = [None] * len(jobs)
+    timeout = jobs[0][2].analysis.file_timeout_s if jobs else 0
+    for fut, table in collect(client, futures, timeout):
+        p, chunk = jobs[index[fut.key]][:2]
+        if isinstance(table, Exception):
             failures.setdefault(str(p.path), []).append((chunk, f"{type(table).__name__}: {table}"))
             progress.advance()
             continue
-        tables.append(table)
+        tables[index[fut.key]] = table
         span = (
             float(pc.max(table["t_file_s"]).as_py() or 0)
             - float(pc.min(table["t_file_s"]).as_py() or 0)
@@ -409,10 +453,7 @@ def _analyse(
             else 0.0
         )
         progress.advance(frames=table.num_rows, seconds=span)
-    if not tables:
-        return schemas.TIMELINE.empty_table(), failures
-    timeline = pa.concat_tables(tables).sort_by([("camera_id", "ascending"), ("t", "ascending")])
-    return timeline, failures
+    return tables
 
 
 def mark_undecodable(probe: FileProbe, chunks: Sequence[tuple[Any, str]]) -> FileProbe:
@@ -469,6 +510,7 @@ def _write_manifest(out, root, probes, site: Site, opts: ScanOptions, key) -> No
         "checks": list(opts.checks),
         "sample_every_s": site.analysis.sample_every_s,
         "timezone": site.timezone,
+        "no_schedule": opts.no_schedule,  # no exam plan given (checklist item 3)
         "files": {evidence.display_path(p.path, root): p.sha256 for p in probes},
     }
     seal.seal_primary(out, inputs, site.config_hash(), sign_key=key)

@@ -46,6 +46,8 @@ SESSIONS = pa.schema(
         ("station_activity", pa.float64()),
         ("verdict", pa.string()),
         ("event_count", pa.int32()),
+        # extension: False for a session derived from the recordings (scan --no-schedule)
+        ("planned", pa.bool_()),
     ]
 )
 

@@ -28,7 +28,7 @@ from pipeline.samples.faults import (
 from pipeline.samples.scene import PRACTICAL_PROCTOR_ZONE, STATION_ZONE, THEORY_PROCTOR_ZONE
 from pipeline.schedule import COLUMNS
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 TIMEZONE = "Asia/Shanghai"
 DAY = "2022-03-15"
 CENTRE = "C01"
@@ -47,8 +47,11 @@ RULES = {
     "min_view_changed_s": 10.0,
     "min_loop_s": 20.0,
     "max_clock_drift_s": 2.0,
+    "min_unscheduled_s": 120.0,
+    "min_unscheduled_people": 3,
+    "no_schedule_gap_s": 90.0,
 }
-ANALYSIS = {"sample_every_s": 2.0, "width": 640}
+ANALYSIS = {"sample_every_s": 2.0, "width": 640, "unscheduled_every_s": 20.0}
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class SessionSpec:
     candidates: int = 4
     note: str = ""
     extra: dict = field(default_factory=dict, compare=False)
+    planned: bool = True  # False: recorded, but not in schedule.csv (an exam outside the plan)
 
     def start_local(self) -> datetime:
         return datetime.fromisoformat(f"{DAY}T{self.start}").replace(tzinfo=ZoneInfo(TIMEZONE))
@@ -181,6 +185,17 @@ SESSIONS: tuple[SessionSpec, ...] = (
     SessionSpec(
         "S17", "cam01", "theory", "Electrician safety (theory)", "09:00:00", people="proctor_leaves"
     ),
+    # cam02: a class held when the plan lists nothing for the room (issue 16)
+    SessionSpec(
+        "U01",
+        "cam02",
+        "theory",
+        "(not in the plan)",
+        "08:20:00",
+        duration_s=200.0,
+        planned=False,
+        note="exam outside the plan",
+    ),
 )
 
 
@@ -208,7 +223,7 @@ def schedule_csv(sessions=SESSIONS) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for s in sessions:
+    for s in (s for s in sessions if s.planned):
         start = s.start_local()
         writer.writerow(
             [
