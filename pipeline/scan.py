@@ -1,38 +1,34 @@
 """`examaudit scan`: plan -> probe -> sample -> signals -> events -> evidence, on Dask.
 
-Dask runs one task per file (probe) and per (file, time chunk) (sampling and analysers); the
-per-session reduction (finders, statistics) is cheap and runs here. The same code runs on a
-local cluster of worker processes and on a distributed cluster (``--scheduler``).
+Dask runs one task per file (probe) and per (file, time chunk) (sampling and analysers,
+:mod:`pipeline.chunks`); the per-session reduction (:mod:`pipeline.reduce`) is cheap and runs
+here. The same code runs on a local cluster of worker processes and on a distributed cluster
+(``--scheduler``, :mod:`pipeline.dispatch`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline import evidence, schemas, seal
 from pipeline.analysis import CHECKS
-from pipeline.checks import runner
+from pipeline.chunks import analyse, derived_sessions, mark_undecodable
 from pipeline.config import Site, load_site
+from pipeline.dispatch import collect, dask_client
 from pipeline.errors import InputError
-from pipeline.findings import SessionContext
-from pipeline.findings.coverage import session_coverage
 from pipeline.plan import plan_sessions
 from pipeline.probe import failed_probe
 from pipeline.progress import Progress
 from pipeline.recordings import discover
-from pipeline.records import Event, ExamSession, FileProbe, TimeGap
+from pipeline.records import ExamSession, FileProbe
+from pipeline.reduce import reduce_batch
 from pipeline.schedule import load_schedule
-from pipeline.tasks import analyse_task, media_task, probe_task, sheets_task
+from pipeline.tasks import media_task, probe_task, sheets_task
 
 log = logging.getLogger("examaudit")
 
@@ -110,67 +106,6 @@ def resolve_inputs(opts: ScanOptions) -> tuple[Site, list[ExamSession]]:
     return site, sessions
 
 
-@contextmanager
-def dask_client(workers: int | None, scheduler: str | None):
-    """A client on ``scheduler`` or on a local cluster of worker processes."""
-    from distributed import Client, LocalCluster
-
-    logging.getLogger("distributed").setLevel(logging.ERROR)
-    if scheduler:
-        with Client(scheduler, timeout="30s") as client:
-            yield client
-        return
-    n = workers or os.cpu_count() or 1
-    with (
-        LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            # no dashboard; ":0" also keeps the scheduler's HTTP endpoint off port 8787, so
-            # concurrent scans on one machine do not warn about a busy port
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
-
-
-def _session_timeline(tables: pa.Table, s: ExamSession) -> pa.Table:
-    if tables.num_rows == 0:
-        return schemas.TIMELINE.empty_table()
-    mask = pc.and_(
-        pc.equal(tables["camera_id"], s.camera_id),
-        pc.and_(
-            pc.greater_equal(tables["t"], pa.scalar(s.scheduled_start, schemas.TS)),
-            pc.less(tables["t"], pa.scalar(s.scheduled_end, schemas.TS)),
-        ),
-    )
-    part = tables.filter(mask).sort_by([("t", "ascending")])
-    ids = pa.array([s.session_id] * part.num_rows, pa.string())
-    return part.set_column(0, "session_id", ids)
-
-
-def _people_stats(
-    timeline: pa.Table, ctx: SessionContext, checks: Sequence[str], results: runner.Results
-) -> dict:
-    empty = {"proctor_presence": None, "longest_proctor_absence_s": None, "station_activity": None}
-    if "people" not in checks:
-        return empty
-    from pipeline.checks.base import Inputs
-    from pipeline.checks.people import UNUSABLE, unusable_spans
-    from pipeline.findings.people import session_people_stats
-
-    used = Inputs(site=ctx.site, used={u: results.get(u, []) for u in UNUSABLE})
-    return {**empty, **session_people_stats(timeline, ctx, unusable_spans(used))}
-
-
-def _verdict(coverage: float, events: int) -> str:
-    if coverage <= 0:
-        return "missing"
-    return "flag" if events else "pass"
-
-
 def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResult:
     """The whole scan. Input errors raise InputError; unreadable recordings do not."""
     site, sessions = resolve_inputs(opts)
@@ -197,7 +132,7 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
         progress.advance()
         probes = _probe(client, recordings, site, out, progress)
         if opts.no_schedule:
-            sessions = _derived_sessions(
+            sessions = derived_sessions(
                 client, probes, site, checks, detector_spec, opts, out, progress
             )
             say(f"no exam plan: {len(sessions)} sessions derived from the recordings")
@@ -205,7 +140,7 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
         result.warnings.extend(warnings)
         for w in warnings:
             say(f"warning: {w}")
-        timeline, outside, failures = _analyse(
+        timeline, outside, failures = analyse(
             client, contexts, probes, site, checks, detector_spec, opts, out, progress
         )
         if failures:  # undecodable chunks count as lost video, like a gap inside the file
@@ -214,7 +149,7 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
                 for p in probes
             ]
             contexts, _ = plan_sessions(sessions, probes, site, planned=not opts.no_schedule)
-        events, session_rows, full_timeline, views = _reduce(
+        events, session_rows, full_timeline, views = reduce_batch(
             contexts, probes, timeline, site, checks, progress, opts.reference, outside
         )
         if opts.clips and events:
@@ -253,221 +188,6 @@ def _probe(client, recordings, site: Site, out: Path, progress: Progress) -> lis
         probes.append(probe)
         progress.advance(seconds=probe.duration_s)
     return probes
-
-
-def _reduce(
-    contexts: Sequence[SessionContext],
-    probes: Sequence[FileProbe],
-    timeline: pa.Table,
-    site: Site,
-    checks: tuple[str, ...],
-    progress: Progress,
-    reference: Path | None = None,
-    outside: pa.Table | None = None,
-) -> tuple[list[Event], list[dict[str, Any]], pa.Table, dict[str, bytes]]:
-    """Each camera's usual view over the batch; per session: its timeline, findings and
-    statistics; then loops over the whole batch, refinement, and the file-level findings
-    (counted in the sessions they overlap). Also returns views.parquet and its pictures."""
-    progress.stage("sessions", total=len(contexts), unit="sessions")
-    file_events = [e for p in probes for e in runner.file_events(p, site, checks)]
-    events: list[Event] = []
-    rows: list[dict[str, Any]] = []
-    timelines = [_session_timeline(timeline, ctx.session) for ctx in contexts]
-    view_files: dict[str, bytes] = {}
-    if "integrity" in checks:
-        from pipeline.review.views import batch_views_with_pictures
-
-        contexts, found, view_files = batch_views_with_pictures(
-            list(contexts), timelines, probes, site, reference
-        )
-        events.extend(found)
-        from pipeline.findings.view import with_view_similarity
-
-        timelines = [
-            with_view_similarity(tl, ctx.views) for ctx, tl in zip(contexts, timelines, strict=True)
-        ]
-    for ctx, tl in zip(contexts, timelines, strict=True):
-        s = ctx.session
-        found, results = runner.session_events(tl, ctx, checks)
-        events.extend(found)
-        cov = session_coverage(ctx)
-        rows.append(
-            {
-                "session_id": s.session_id,
-                "centre_id": s.centre_id,
-                "room_id": s.room_id,
-                "camera_id": s.camera_id,
-                "exam_type": s.exam_type,
-                "planned": s.planned,
-                "scheduled_start": s.scheduled_start,
-                "scheduled_end": s.scheduled_end,
-                "recorded_s": cov.recorded_s,
-                "coverage": cov.coverage,
-                "longest_gap_s": cov.longest_gap_s,
-                **_people_stats(tl, ctx, checks, results),
-            }
-        )
-        progress.advance()
-    full = pa.concat_tables(timelines) if timelines else schemas.TIMELINE.empty_table()
-    events.extend(runner.batch_events(full, contexts, site, checks, outside=outside))
-    events = runner.refine(events, {p.path.name: p for p in probes}, site)
-    for row, ctx in zip(rows, contexts, strict=True):
-        s = ctx.session
-        related = sum(
-            e.camera_id == s.camera_id and e.start < s.scheduled_end and e.end > s.scheduled_start
-            for e in file_events
-        )
-        row["event_count"] = sum(e.session_id == s.session_id for e in events) + related
-        row["verdict"] = _verdict(row["coverage"], row["event_count"])
-        if row["exam_type"] != "practical":
-            row["station_activity"] = None
-    return events + file_events, rows, full, view_files
-
-
-@dataclass(frozen=True)
-class Hung(Exception):
-    """A task made no progress for the per-file timeout; its worker was restarted."""
-
-    timeout_s: float
-
-    def __str__(self) -> str:
-        return f"no progress within {self.timeout_s:g} s (per-file timeout); worker restarted"
-
-
-def collect(client, futures: Sequence, timeout_s: float):
-    """Yield ``(future, result_or_exception)`` as tasks finish.
-
-    When no task finishes for ``timeout_s``, the tasks still running are declared hung: they
-    are cancelled, their workers restarted (a hung decoder cannot be interrupted in-process),
-    and each is yielded with a :class:`Hung` error, so one bad file never stalls the batch.
-    """
-    from distributed import wait
-
-    pending = set(futures)
-    while pending:
-        try:
-            done, pending = wait(pending, timeout=timeout_s, return_when="FIRST_COMPLETED")
-        except TimeoutError:
-            processing = client.processing()
-            running = {k for keys in processing.values() for k in keys}
-            hung = {f for f in pending if f.key in running}
-            workers = [w for w, keys in processing.items() if running & set(keys)]
-            for fut in hung:
-                fut.cancel()
-                yield fut, Hung(timeout_s)
-            pending -= hung
-            if workers:
-                client.restart_workers(workers, raise_for_error=False)
-            continue
-        for fut in done:
-            try:
-                yield fut, fut.result()
-            except Exception as exc:
-                yield fut, exc
-
-
-def _derived_sessions(
-    client, probes, site, checks, detector_spec, opts, out, progress
-) -> list[ExamSession]:
-    """Without a plan: the coarse people pass over every recording, then the sessions."""
-    from pipeline.unscheduled import derive_sessions
-
-    _, outside, _ = _analyse(client, [], probes, site, checks, detector_spec, opts, out, progress)
-    return derive_sessions(outside, site)
-
-
-def _analyse(
-    client, contexts, probes, site, checks, detector_spec, opts, out, progress
-) -> tuple[pa.Table, pa.Table, dict[str, list[tuple[Any, str]]]]:
-    """Timeline rows of every chunk that overlaps a session; the people rows outside every
-    session (coarse, looked at again around each stretch with people; empty unless the people
-    checks run); and the chunks that could not be decoded, per file."""
-    from pipeline import unscheduled as un
-
-    failures: dict[str, list[tuple[Any, str]]] = {}
-    empty = schemas.TIMELINE.empty_table()
-    if not any(c in checks for c in ("integrity", "people")):
-        return empty, empty, failures
-    inside, rest = un.split_jobs(probes, contexts, site)
-    jobs = [(p, c, site, checks) for p, c in inside]
-    if "people" in checks:
-        coarse = un.coarse_site(site)
-        jobs += [(p, c, coarse, un.PEOPLE) for p, c in rest]
-    progress.stage("analyse", total=len(jobs), unit="chunks")
-    tables = _run_jobs(client, jobs, detector_spec, opts, out, progress, failures)
-    timeline = _sorted(tables[: len(inside)])
-    part = tables[len(inside) :]
-    if "people" not in checks:
-        return timeline, empty, failures
-    coarse_rows = un.outside_rows(_sorted([*part, timeline]), contexts)
-    # without a plan anyone present may be a session; with one, only exam-like activity
-    people = 1 if opts.no_schedule else int(site.rules.value("min_unscheduled_people"))
-    edges = un.edge_jobs(coarse_rows, probes, site, min_people=people)
-    progress.stage("edges", total=len(edges), unit="chunks")
-    fine = _run_jobs(
-        client, [(p, c, site, un.PEOPLE) for p, c in edges], detector_spec, opts, out, progress, {}
-    )
-    outside = un.outside_rows(un.merged(coarse_rows, [t for t in fine if t is not None]), contexts)
-    return timeline, outside, failures
-
-
-def _sorted(tables: Sequence[pa.Table | None]) -> pa.Table:
-    tables = [t for t in tables if t is not None and t.num_rows]
-    if not tables:
-        return schemas.TIMELINE.empty_table()
-    return pa.concat_tables(tables).sort_by([("camera_id", "ascending"), ("t", "ascending")])
-
-
-def _run_jobs(client, jobs, detector_spec, opts, out, progress, failures) -> list:
-    """One analyse task per ``(probe, chunk, site, checks)``; a table (None where the chunk
-    could not be decoded: it loses only itself, and ``failures`` says why) per job."""
-    futures = [
-        client.submit(
-            analyse_task,
-            p,
-            chunk,
-            job_site,
-            job_checks,
-            detector_spec,
-            opts.device,
-            str(out),
-            pure=False,
-            retries=2,
-        )
-        for p, chunk, job_site, job_checks in jobs
-    ]
-    index = {fut.key: i for i, fut in enumerate(futures)}
-    tables: list = [None] * len(jobs)
-    timeout = jobs[0][2].analysis.file_timeout_s if jobs else 0
-    for fut, table in collect(client, futures, timeout):
-        p, chunk = jobs[index[fut.key]][:2]
-        if isinstance(table, Exception):
-            failures.setdefault(str(p.path), []).append((chunk, f"{type(table).__name__}: {table}"))
-            progress.advance()
-            continue
-        tables[index[fut.key]] = table
-        span = (
-            float(pc.max(table["t_file_s"]).as_py() or 0)
-            - float(pc.min(table["t_file_s"]).as_py() or 0)
-            if table.num_rows
-            else 0.0
-        )
-        progress.advance(frames=table.num_rows, seconds=span)
-    return tables
-
-
-def mark_undecodable(probe: FileProbe, chunks: Sequence[tuple[Any, str]]) -> FileProbe:
-    """The probe with each undecodable chunk as a gap and the reason in ``error``."""
-    lost = sorted(chunks, key=lambda c: c[0].start_s)
-    gaps = tuple(TimeGap(c.start_s, c.end_s - c.start_s) for c, _ in lost)
-    total = sum(g.gap_s for g in gaps)
-    where = ", ".join(f"{g.at_s:.0f}-{g.at_s + g.gap_s:.0f} s" for g in gaps)
-    reason = (
-        f"decoding failed for {total:.0f} s of {probe.duration_s:.0f} s ({where}): {lost[0][1]}"
-    )
-    if probe.error is not None and not probe.partial:
-        return probe
-    return replace(probe, gaps=probe.gaps + gaps, error=probe.error or reason, partial=True)
 
 
 def _cut_media(client, events, probes, contexts, site, detector_spec, device, out, progress):
