@@ -45,14 +45,16 @@ def analyse(
         return empty, empty, failures
     inside, rest = un.split_jobs(probes, contexts, site)
     jobs = [(p, c, site, checks) for p, c in inside]
-    if "people" in checks:
+    # analysis.unscheduled_every_s = 0: only the scheduled windows (no plan: the pass is needed)
+    unplanned = "people" in checks and (site.analysis.unscheduled_every_s > 0 or opts.no_schedule)
+    if unplanned:
         coarse = un.coarse_site(site)
         jobs += [(p, c, coarse, un.PEOPLE) for p, c in rest]
     progress.stage("analyse", total=len(jobs), unit="chunks")
     tables = _run_jobs(client, jobs, detector_spec, opts, out, progress, failures)
     timeline = _sorted(tables[: len(inside)])
     part = tables[len(inside) :]
-    if "people" not in checks:
+    if not unplanned:
         return timeline, empty, failures
     coarse_rows = un.outside_rows(_sorted([*part, timeline]), contexts)
     # without a plan anyone present may be a session; with one, only exam-like activity

@@ -72,7 +72,7 @@ class Analysis:
     person_anchor: str = "bottom_center"  # or "center": which box point decides zone membership
     file_timeout_s: float = 600.0  # per-file limit so one bad file cannot hang the batch
     # people only, this coarse, where no session is scheduled (unscheduled_activity); the
-    # ends of what it finds are sampled again at sample_every_s
+    # ends of what it finds are sampled again at sample_every_s; 0: not analysed
     unscheduled_every_s: float = 30.0
 
 
@@ -167,9 +167,13 @@ def _section(path: Path, prefix: str, cls: type, raw: Any) -> Any:
     if isinstance(obj, Analysis):
         if obj.person_anchor not in ("bottom_center", "center"):
             raise InputError(path, f"{prefix}.person_anchor", "must be bottom_center or center")
-        for key in ("sample_every_s", "width", "chunk_s", "file_timeout_s", "unscheduled_every_s"):
+        for key in ("sample_every_s", "width", "chunk_s", "file_timeout_s"):
             if getattr(obj, key) <= 0:
                 raise InputError(path, f"{prefix}.{key}", "must be > 0")
+        if obj.unscheduled_every_s < 0:
+            raise InputError(
+                path, f"{prefix}.unscheduled_every_s", "must be >= 0 (0: only scheduled windows)"
+            )
     return obj
 
 
