@@ -43,7 +43,8 @@ def analyse(
     empty = schemas.TIMELINE.empty_table()
     if not any(c in checks for c in ("integrity", "people")):
         return empty, empty, failures
-    inside, rest = un.split_jobs(probes, contexts, site)
+    workers = sum(client.nthreads().values()) or 1
+    inside, rest = un.split_jobs(probes, contexts, site, workers)
     jobs = [(p, c, site, checks) for p, c in inside]
     # analysis.unscheduled_every_s = 0: only the scheduled windows (no plan: the pass is needed)
     unplanned = "people" in checks and (site.analysis.unscheduled_every_s > 0 or opts.no_schedule)

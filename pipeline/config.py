@@ -74,6 +74,9 @@ class Analysis:
     # people only, this coarse, where no session is scheduled (unscheduled_activity); the
     # ends of what it finds are sampled again at sample_every_s; 0: not analysed
     unscheduled_every_s: float = 30.0
+    # the detector runs this often inside sessions and on every sample around a change of
+    # the zone counts; 0: a quarter of the shortest people rule
+    people_every_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,8 @@ def _section(path: Path, prefix: str, cls: type, raw: Any) -> Any:
         for key in ("sample_every_s", "width", "chunk_s", "file_timeout_s"):
             if getattr(obj, key) <= 0:
                 raise InputError(path, f"{prefix}.{key}", "must be > 0")
+        if obj.people_every_s < 0:
+            raise InputError(path, f"{prefix}.people_every_s", "must be >= 0 (0: automatic)")
         if obj.unscheduled_every_s < 0:
             raise InputError(
                 path, f"{prefix}.unscheduled_every_s", "must be >= 0 (0: only scheduled windows)"

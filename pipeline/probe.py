@@ -7,6 +7,8 @@ Packets carry everything coverage needs: timestamps (gaps, duration, frame rate)
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -58,16 +60,25 @@ def probe_file(
     path = Path(path)
     try:
         size = path.stat().st_size
-        digest = sha256 or sha256_file(path)
     except OSError as exc:
         return failed_probe(path, camera_id, start, f"cannot read file: {exc.strerror or exc}")
-    if size == 0:
-        return failed_probe(path, camera_id, start, "empty file (0 bytes)", digest, size)
-    base = {"path": path, "sha256": digest, "size_bytes": size, "camera_id": camera_id}
-    try:
-        return _probe_packets(path, base, start)
-    except RecordingError as exc:
-        return failed_probe(path, camera_id, start, exc.reason, digest, size)
+    # the hash runs in a thread over the same bytes while the packets are demuxed (both
+    # release the GIL), so a probe costs max(hash, demux), not their sum
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(sha256_file, path) if sha256 is None else None
+        base = {"path": path, "sha256": sha256 or "", "size_bytes": size, "camera_id": camera_id}
+        try:
+            probe = _probe_packets(path, base, start) if size else None
+            problem = None if size else "empty file (0 bytes)"
+        except RecordingError as exc:
+            probe, problem = None, exc.reason
+        try:
+            digest = sha256 or hashing.result()  # type: ignore[union-attr]
+        except OSError as exc:
+            return failed_probe(path, camera_id, start, f"cannot read file: {exc.strerror or exc}")
+    if probe is None:
+        return failed_probe(path, camera_id, start, str(problem), digest, size)
+    return replace(probe, sha256=digest)
 
 
 def failed_probe(

@@ -105,6 +105,9 @@ TIMELINE_EXTRA = pa.schema(
         ("person_boxes", PERSON_BOXES),
         # 16x12 cells x 4 gradient orientations of log luma (signals/view.py): the camera's view
         ("view_signature", pa.binary(768)),
+        # the detector ran on this sample (else its people hold the detected sample before it:
+        # coarse to fine, pipeline/signals/people.py)
+        ("people_detected", pa.bool_()),
     ]
 )
 

@@ -41,18 +41,32 @@ def _windows(contexts: Iterable[SessionContext]) -> dict[str, list[tuple[datetim
     return out
 
 
+MIN_CHUNK_S = 60.0  # shorter chunks cost more in seeks and clock reads than they balance
+
+
+def balanced(site: Site, probes: Sequence[FileProbe], workers: int) -> Site:
+    """The site with ``analysis.chunk_s`` cut so that every worker gets about three chunks
+    (a batch of few long files otherwise leaves workers idle), never below ``MIN_CHUNK_S``."""
+    total = sum(max(0.0, p.duration_s) for p in probes)
+    if workers <= 1 or total <= 0:
+        return site
+    size = min(site.analysis.chunk_s, max(MIN_CHUNK_S, total / (3 * workers)))
+    return replace(site, analysis=replace(site.analysis, chunk_s=size))
+
+
 def split_jobs(
-    probes: Sequence[FileProbe], contexts: Sequence[SessionContext], site: Site
+    probes: Sequence[FileProbe], contexts: Sequence[SessionContext], site: Site, workers: int = 1
 ) -> tuple[list[Job], list[Job]]:
     """Every readable file's chunks: those overlapping a session of its camera (analysed in
     full) and the others (the coarse people pass)."""
     windows = _windows(contexts)
+    planning = balanced(site, probes, workers).analysis
     inside: list[Job] = []
     rest: list[Job] = []
     for p in sorted(probes, key=lambda p: str(p.path)):
         if p.duration_s <= 0 or p.start is None or p.camera_id is None:
             continue
-        for chunk in plan_chunks(p, site.analysis):
+        for chunk in plan_chunks(p, planning):
             c0 = p.start + timedelta(seconds=chunk.start_s)
             c1 = p.start + timedelta(seconds=chunk.end_s)
             hit = any(c0 < b and a < c1 for a, b in windows.get(p.camera_id, ()))

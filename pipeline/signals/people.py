@@ -16,6 +16,8 @@ that stays put without motion all session long (a poster, a coat on a chair) and
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from pipeline.detectors import Detections, Detector
@@ -38,6 +40,7 @@ class PeopleSignals:
         "persons_in_station_zone",
         "station_hands_on",
         "person_boxes",
+        "people_detected",
     )
 
     def __init__(self) -> None:
@@ -52,16 +55,48 @@ class PeopleSignals:
             self._default = SsdliteDetector(reason="default (no detector in the analysis context)")
         return self._default
 
-    def detect(self, batch: FrameBatch, ctx: AnalysisContext) -> list[Detections]:
-        if len(batch) == 0:
+    def _run(self, batch: FrameBatch, ctx: AnalysisContext, idx: list[int]) -> list[Detections]:
+        if not idx:
             return []
-        dets = self.detector(ctx).detect(batch.frames)
-        if len(dets) != len(batch):
-            raise ValueError(f"detector returned {len(dets)} results for {len(batch)} frames")
+        dets = self.detector(ctx).detect(batch.frames[idx])
+        if len(dets) != len(idx):
+            raise ValueError(f"detector returned {len(dets)} results for {len(idx)} frames")
         return [d.persons() for d in dets]
 
+    def detect(
+        self, batch: FrameBatch, ctx: AnalysisContext
+    ) -> tuple[list[Detections], np.ndarray]:
+        """Detections per sample, coarse to fine, and which samples the detector saw.
+
+        The detector runs on every ``stride``-th sample (and the chunk's last); between two of
+        them whose zone counts differ it runs on every sample, so each change of state is
+        placed to the sample as before. A sample in between two equal states holds the
+        detections of the one before it: nothing changed that a rule could measure, since
+        the stride is a quarter of the shortest people rule (:func:`people_stride`).
+        """
+        n = len(batch)
+        if n == 0:
+            return [], np.zeros(0, bool)
+        stride = people_stride(ctx, n)
+        coarse = sorted({*range(0, n, stride), n - 1})
+        found: dict[int, Detections] = dict(zip(coarse, self._run(batch, ctx, coarse), strict=True))
+        key = _state_key(ctx)
+        fine = [
+            i
+            for a, b in itertools.pairwise(coarse)
+            if key(found[a]) != key(found[b])
+            for i in range(a + 1, b)
+        ]
+        found.update(zip(fine, self._run(batch, ctx, fine), strict=True))
+        seen = np.zeros(n, bool)
+        seen[list(found)] = True
+        out: list[Detections] = []
+        for i in range(n):
+            out.append(found[i] if seen[i] else out[-1])
+        return out, seen
+
     def __call__(self, batch: FrameBatch, ctx: AnalysisContext) -> dict[str, np.ndarray]:
-        dets = self.detect(batch, ctx)
+        dets, seen = self.detect(batch, ctx)
         anchor = ctx.analysis.person_anchor
         proctor = Zone.of(ctx.camera.proctor_zone)
         station = Zone.of(ctx.camera.station_zone)
@@ -75,7 +110,41 @@ class PeopleSignals:
             ),
             "station_hands_on": hands_on(batch, dets, station, anchor),
             "person_boxes": person_boxes(batch, dets),
+            "people_detected": seen,
         }
+
+
+def people_stride(ctx: AnalysisContext, n: int) -> int:
+    """Samples between two detector runs: ``analysis.people_every_s``, or by default a
+    quarter of the shortest people rule (an absence, an idle station, too few proctors are
+    minutes long, so a state that lasts less than a quarter of one cannot make or break it)."""
+    every = float(ctx.analysis.people_every_s)
+    if every <= 0:
+        rules = [float(ctx.rules.value(r)) for r in PEOPLE_RULES if _has_rule(ctx, r)]
+        every = min((r for r in rules if r > 0), default=0.0) / 4.0
+    step = float(ctx.analysis.sample_every_s)
+    return max(1, min(n, int(every // step))) if step > 0 else 1
+
+
+PEOPLE_RULES = ("min_proctor_absence_s", "min_station_idle_s", "min_understaffed_s")
+
+
+def _has_rule(ctx: AnalysisContext, name: str) -> bool:
+    try:
+        ctx.rules.value(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _state_key(ctx: AnalysisContext):
+    """What a people rule measures on one sample: the counts in the camera's zones."""
+    anchor = ctx.analysis.person_anchor
+    zones = [Zone.of(ctx.camera.proctor_zone), Zone.of(ctx.camera.station_zone)]
+    candidate = getattr(ctx.camera, "candidate_zone", None)
+    if candidate is not None:
+        zones.append(Zone.of(candidate))
+    return lambda d: tuple(count_in(d, z, anchor) for z in zones)
 
 
 def _prepared(batch: FrameBatch) -> tuple[np.ndarray | None, list[np.ndarray]]:
