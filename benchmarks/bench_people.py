@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -67,13 +68,14 @@ def recording(minutes: float) -> tuple[Path, str]:
 
     WORK.mkdir(parents=True, exist_ok=True)
     if real_data_dir() is None:
-        return media.long_recording(minutes, SIZE, FPS, GOP), "synthetic room (no real clips)"
+        spec = media.MediaSpec(minutes=minutes)
+        return media.recording(spec), "synthetic room (no real clips)"
     path = WORK / f"people_{SIZE[0]}x{SIZE[1]}_{FPS}fps_gop{GOP}_{minutes:g}min.mp4"
     if not path.is_file():
         part = WORK / f"people_part_{SIZE[0]}x{SIZE[1]}.mp4"
         if not part.is_file():
             _people_part(part, 20.0)
-        media.tile([part], path, minutes * 60)
+        media.concat([part] * math.ceil(minutes * 60 / 20.0), path)
     return path, "TUD-Stadtmitte (real people), 1280x720"
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,6 +153,64 @@ def _open(path: Path) -> av.container.InputContainer:
         raise RecordingError(path, f"cannot open container: {exc}") from None
 
 
+@dataclass
+class _Video:
+    """A recording's video stream, opened once: sizes, time base and seeking in file seconds.
+    The one open-and-seek path for sampling and for refinement's windows."""
+
+    path: Path
+    container: av.container.InputContainer
+    stream: av.video.stream.VideoStream
+    full_w: int
+    full_h: int
+    out_w: int
+    out_h: int
+    tbf: float
+    first_pts: int
+
+    def t_of(self, pts: int) -> float:
+        return (pts - self.first_pts) * self.tbf
+
+    def seek(self, t_s: float) -> None:
+        """To the keyframe at or before ``t_s`` (file seconds)."""
+        if t_s <= 0:
+            return
+        try:
+            self.container.seek(
+                int(t_s / self.tbf) + self.first_pts, stream=self.stream, backward=True
+            )
+        except av.error.FFmpegError as exc:
+            raise RecordingError(self.path, f"cannot seek to {t_s:.1f} s: {exc}") from None
+
+
+@contextmanager
+def _video(path: Path, width: int, probe: FileProbe | None = None) -> Iterator[_Video]:
+    with _open(path) as container:
+        if not container.streams.video:
+            raise RecordingError(path, "no video stream")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        full_w = int(ctx.width or (probe.width if probe else 0) or 0)
+        full_h = int(ctx.height or (probe.height if probe else 0) or 0)
+        if full_w <= 0 or full_h <= 0:
+            raise RecordingError(path, f"implausible picture size {full_w}x{full_h}")
+        if stream.time_base is None:
+            raise RecordingError(path, "video stream has no time base")
+        out_w, out_h = _scaled_size(full_w, full_h, width)
+        first_pts = stream.start_time if stream.start_time is not None else 0
+        yield _Video(
+            path,
+            container,
+            stream,
+            full_w,
+            full_h,
+            out_w,
+            out_h,
+            float(stream.time_base),
+            first_pts,
+        )
+
+
 def sample_chunk(
     path: Path,
     chunk: Chunk,
@@ -173,30 +233,14 @@ def sample_chunk(
     keyframes_only = gop is not None and every >= gop - 1e-3
     last_chunk = chunk.end_s >= probe.duration_s - _EPS
     deadline = time.monotonic() + float(analysis.file_timeout_s)
-    with _open(path) as container:
-        if not container.streams.video:
-            raise RecordingError(path, "no video stream")
-        stream = container.streams.video[0]
+    with _video(path, analysis.width, probe) as video:
+        container, stream = video.container, video.stream
         ctx = stream.codec_context
-        full_w = int(ctx.width or probe.width or 0)
-        full_h = int(ctx.height or probe.height or 0)
-        if full_w <= 0 or full_h <= 0:
-            raise RecordingError(path, f"implausible picture size {full_w}x{full_h}")
-        out_w, out_h = _scaled_size(full_w, full_h, analysis.width)
+        full_w, full_h, out_w, out_h = video.full_w, video.full_h, video.out_w, video.out_h
         boxes, stride = _clock_box(clock_region, full_w, full_h)
-        tb = stream.time_base
-        if tb is None:
-            raise RecordingError(path, "video stream has no time base")
-        tbf = float(tb)
-        first_pts = stream.start_time if stream.start_time is not None else 0
         if keyframes_only:
             ctx.skip_frame = "NONKEY"
-        begin = max(0.0, chunk.start_s - every) if chunk.start_s > 0 else 0.0
-        if begin > 0:
-            try:
-                container.seek(int(begin / tbf) + first_pts, stream=stream, backward=True)
-            except av.error.FFmpegError as exc:
-                raise RecordingError(path, f"cannot seek to {begin:.1f} s: {exc}") from None
+        video.seek(max(0.0, chunk.start_s - every) if chunk.start_s > 0 else 0.0)
 
         scale = Scaler()
         times: list[float] = []
@@ -214,7 +258,7 @@ def sample_chunk(
             pts = frame.pts if frame.pts is not None else frame.dts
             if pts is None:
                 return True
-            t = (pts - first_pts) * tbf
+            t = video.t_of(pts)
             if not last_chunk and t >= chunk.end_s - _EPS:
                 return False
             bucket = math.floor(t / every + _EPS)
@@ -236,7 +280,7 @@ def sample_chunk(
                     continue
                 if keyframes_only and packet.pts is not None and packet.size:
                     # a keyframe past the chunk, or in an already sampled bucket, is not decoded
-                    t_pkt = (packet.pts - first_pts) * tbf
+                    t_pkt = video.t_of(packet.pts)
                     if not last_chunk and t_pkt >= chunk.end_s - _EPS:
                         break
                     if math.floor(t_pkt / every + _EPS) == last_bucket:
@@ -306,19 +350,12 @@ def decode_window(
     scale = Scaler()
     times: list[float] = []
     frames: list[np.ndarray] = []
-    with _open(path) as container:
-        if not container.streams.video:
-            raise RecordingError(path, "no video stream")
-        stream = container.streams.video[0]
-        ctx = stream.codec_context
-        out_w, out_h = _scaled_size(int(ctx.width or width), int(ctx.height or width), width)
-        tbf = float(stream.time_base)
-        first_pts = stream.start_time if stream.start_time is not None else 0
-        if start_s > 0:
-            container.seek(int(start_s / tbf) + first_pts, stream=stream, backward=True)
+    with _video(path, width) as video:
+        out_w, out_h = video.out_w, video.out_h
+        video.seek(start_s)
         last = -math.inf
         try:
-            for packet in container.demux(stream):
+            for packet in video.container.demux(video.stream):
                 try:
                     decoded = packet.decode()
                 except av.error.FFmpegError:
@@ -327,7 +364,7 @@ def decode_window(
                 for frame in decoded:
                     if frame.pts is None:
                         continue
-                    t = (frame.pts - first_pts) * tbf
+                    t = video.t_of(frame.pts)
                     if t > end_s + _EPS:
                         stop = True
                         break
