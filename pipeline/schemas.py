@@ -46,6 +46,9 @@ SESSIONS = pa.schema(
         ("station_activity", pa.float64()),
         ("verdict", pa.string()),
         ("event_count", pa.int32()),
+        # scheduled seconds whose picture could not show people (black, frozen, turned away):
+        # counted as neither presence nor absence (an extension, after the contract columns)
+        ("unverifiable_s", pa.float64()),
     ]
 )
 
@@ -104,6 +107,9 @@ TIMELINE_EXTRA = pa.schema(
         ("person_boxes", PERSON_BOXES),
         # 16x12 cells x 4 gradient orientations of log luma (signals/view.py): the camera's view
         ("view_signature", pa.binary(768)),
+        # keyframe samples: smallest frame_diff to the picture shown before (signals/picture.py
+        # keyframe_repeats); <= REPEAT_DIFF a stopped feed, not a still room. NaN elsewhere
+        ("key_repeat", pa.float32()),
     ]
 )
 

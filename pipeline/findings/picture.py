@@ -20,7 +20,7 @@ import pyarrow as pa
 from pipeline.findings import SessionContext
 from pipeline.intervals import runs
 from pipeline.records import Event
-from pipeline.signals.picture import is_black, is_still
+from pipeline.signals.picture import REPEAT_DIFF, REPEAT_GROW, is_black, is_still
 
 
 @dataclass(frozen=True)
@@ -155,11 +155,64 @@ class BlackScreenFinder:
         return events
 
 
+def live_level(repeat: np.ndarray) -> float:
+    """The camera's own live keyframe-to-keyframe difference in this session: the lower
+    quartile of its keyframes with new noise (quiet moments; people moving only raise it)."""
+    new = repeat[np.isfinite(repeat) & (repeat > REPEAT_DIFF)]
+    return float(np.quantile(new, 0.25)) if len(new) >= 4 else np.inf
+
+
+def verified_frozen(
+    still: np.ndarray, repeat: np.ndarray, t: np.ndarray, step: float
+) -> np.ndarray:
+    """The part of each still run where the feed verifiably repeated its picture.
+
+    ``still`` is the cheap per-sample test (no change above the noise floor), which a quiet
+    live room passes as well as a stopped feed. ``repeat`` (``key_repeat``) is known on
+    keyframes only: at or below ``REPEAT_DIFF`` the keyframe repeated a picture shown before
+    it, which a live sensor never does; those keyframes and the samples back to their
+    predecessor are frozen. From there the stretch grows over the run's samples without
+    evidence, and over keyframes that differ clearly less than the camera's live level
+    (``REPEAT_GROW`` of :func:`live_level`: the encoder's rate control settling on the
+    repeated picture re-quantises it by a few steps), up to the run's ends or a keyframe with
+    new noise. A still run without a repeating keyframe is a quiet room, never frozen.
+    """
+    n = len(still)
+    out = np.zeros(n, dtype=bool)
+    same = still & (repeat <= REPEAT_DIFF)
+    grow = max(REPEAT_DIFF, REPEAT_GROW * live_level(repeat))
+    new = np.isfinite(repeat) & (repeat > grow)
+    i = 0
+    while i < n:
+        if not still[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and still[j + 1] and t[j + 1] - t[j] <= 3 * step:
+            j += 1
+        hits = [k for k in range(i, j + 1) if same[k]]
+        if hits:
+            mark = np.zeros(n, dtype=bool)
+            for k in hits:  # the keyframe and the picture it repeats
+                mark[max(i, k - 1) : k + 1] = True
+            for k in range(i + 1, j + 1):  # grow forward, stopped by new noise
+                if mark[k - 1] and not mark[k] and not new[k]:
+                    mark[k] = True
+            for k in range(j - 1, i - 1, -1):  # and back: sample k shows what k+1 repeats
+                if mark[k + 1] and not mark[k] and not new[k + 1]:
+                    mark[k] = True
+            out |= mark
+        i = j + 1
+    return out
+
+
 class FrozenVideoFinder:
-    """The same picture repeated (no change above the sensor-noise floor) for ``min_frozen_s``.
+    """The same picture repeated for ``min_frozen_s``: still samples (no change above the
+    sensor-noise floor) verified by keyframes that repeat the picture (:func:`verified_frozen`).
 
     ``frame_diff`` of sample i compares it with sample i-1, so a frozen picture spans the
     sample before the first still one. Black stretches are the black finder's, not frozen.
+    A timeline without ``key_repeat`` (evidence from before it existed) keeps the still test.
     """
 
     name = "frozen_video"
@@ -171,12 +224,15 @@ class FrozenVideoFinder:
         diff = column(timeline, "frame_diff")
         luma = column(timeline, "brightness")
         std = column(timeline, "contrast")
+        repeat = column(timeline, "key_repeat")
         black = is_black(np.nan_to_num(luma, nan=255.0), np.nan_to_num(std, nan=255.0))
         # a new file (or chunk without its predecessor) has no difference: unknown, not live
         still = is_still(diff, column(timeline, "noise")) & ~black
         # the picture that froze is already shown by the sample before the first still one
-        frozen = still.copy()
-        frozen[:-1] |= still[1:] & ~black[:-1] & (np.diff(s.t) <= 3 * s.step)
+        still[:-1] |= still[1:] & ~black[:-1] & (np.diff(s.t) <= 3 * s.step)
+        frozen = still
+        if "key_repeat" in timeline.column_names:
+            frozen = verified_frozen(still, repeat, s.t, s.step)
         min_s = ctx.site.rules.min_frozen_s
         events = []
         for i0, i1 in state_runs(s, frozen, min_s=min_s):
@@ -184,13 +240,18 @@ class FrozenVideoFinder:
             d = diff[sl]
             if not np.isfinite(d).any():
                 continue
+            keys = repeat[i0 : i1 + 1]
             details = {
                 "max_frame_diff": round(float(np.nanmax(d)), 4),
                 "mean_frame_diff": round(float(np.nanmean(d)), 4),
                 "mean_luma": round(float(np.nanmean(luma[i0 : i1 + 1])), 2),
                 "samples": i1 - i0 + 1,
+                "repeated_keyframes": int(np.sum(keys <= REPEAT_DIFF)),
+                "max_key_repeat": round(float(np.nanmax(keys)), 4)
+                if np.isfinite(keys).any()
+                else None,
                 "min_s": min_s,
-                "test": "frozen",
+                "test": "frozen: keyframes repeat the picture",
             }
             events.append(make_event("frozen_video", ctx, boundary_details(s, i0, i1), details))
         return events

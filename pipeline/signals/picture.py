@@ -25,6 +25,25 @@ UNIFORM_STD_EXIT = 8.0
 FROZEN_RATIO = 0.7
 FROZEN_RATIO_EXIT = 0.9
 FROZEN_DIFF = 0.15
+# Frozen, verified: a keyframe that repeats the picture shown before it. A live sensor's
+# noise is new in every keyframe even when nothing moves (P-frames of a still scene copy their
+# keyframe's noise, so only keyframes count); a stopped feed encodes the same picture again.
+# Measured on plates from the real TUD clips (benchmarks/bench_still.py, analysis width 320,
+# the clock box masked): a live still room's keyframes differ by 0.35 (1080p, sigma 0.5,
+# CRF 18) to 2.6 grey levels (sigma 5), a repeated picture by 0.00-0.06 (CRF 18-32, H.264
+# and H.265, x264 nr on or off); re-encoded under constant bitrate its first keyframes
+# differ by up to 0.3 while the rate control settles, then repeat. 0.2 sits below the live
+# minimum with a 1.75x margin. The correlation of high-frequency residuals was measured too
+# and does not separate them: on a real plate the room's own edges dominate the residual
+# (0.97-1.00 live and frozen alike).
+REPEAT_DIFF = 0.2
+# Under CRF or constant bitrate the rate control needs a few keyframes to settle on a repeated
+# picture (0.3-1.0 grey levels between them, measured in the same matrix; the live level of
+# those rooms was 1.4-2.4x that): next to a verified repeat, keyframes that differ less than
+# this share of the camera's own live level are the same picture re-quantised.
+REPEAT_GROW = 0.6
+KEY_LOOKBACK = 4  # earlier keyframes compared (a re-encoded picture repeats at some lag)
+KEY_LOOKBACK_S = 30.0
 _NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 _overlay_cache: dict = {}
 TRIM_BLOCKS = 58  # of 64: frame_diff ignores the six most changed blocks
@@ -157,12 +176,44 @@ def _hysteresis(
     return out
 
 
+def keyframe_repeats(
+    gray: np.ndarray, t_s: np.ndarray, keyframe: np.ndarray | None, prev: np.ndarray | None
+) -> np.ndarray:
+    """Per keyframe sample, how closely it repeats an earlier picture (NaN elsewhere).
+
+    The smallest ``frame_diff`` to the sample just before it and to the previous
+    ``KEY_LOOKBACK`` keyframes up to ``KEY_LOOKBACK_S`` back (a picture re-encoded at
+    another quantiser repeats once the quantiser comes back). At or below ``REPEAT_DIFF`` the
+    feed showed the same picture again; above it the sensor's noise was new.
+    """
+    n = len(gray)
+    out = np.full(n, np.nan, np.float32)
+    if keyframe is None or len(keyframe) != n:
+        return out
+    keys: list[int] = []
+    for i in range(n):
+        if not keyframe[i]:
+            continue
+        before = gray[i - 1] if i > 0 else prev
+        partners = [before] if before is not None and before.shape == gray[i].shape else []
+        partners += [
+            gray[k]
+            for k in keys[-KEY_LOOKBACK:]
+            if t_s[i] - t_s[k] <= KEY_LOOKBACK_S and k != i - 1
+        ]
+        if partners:
+            out[i] = min(frame_difference(gray[i], p) for p in partners)
+        keys.append(i)
+    return out
+
+
 class PictureSignals:
     """brightness, contrast (luma mean / std), motion and frame_diff to the previous sample,
-    and the picture's sensor-noise level (``noise``) that frame_diff is judged against."""
+    the picture's sensor-noise level (``noise``) that frame_diff is judged against, and
+    ``key_repeat`` (:func:`keyframe_repeats`) that tells a stopped feed from a still room."""
 
     name = "picture"
-    columns = ("brightness", "contrast", "motion", "frame_diff", "noise")
+    columns = ("brightness", "contrast", "motion", "frame_diff", "noise", "key_repeat")
 
     def __call__(self, batch: FrameBatch, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         gray = without_overlay(batch.gray, clock_region_of(ctx))
@@ -186,10 +237,14 @@ class PictureSignals:
             if prev is not None:
                 diff[i], motion[i] = change(g, prev)
             prev = g
+        before = gray_of(batch.prev) if batch.prev is not None else None
+        if before is not None:
+            before = without_overlay(before, clock_region_of(ctx))
         return {
             "brightness": brightness,
             "contrast": contrast,
             "motion": motion,
             "frame_diff": diff,
             "noise": noise,
+            "key_repeat": keyframe_repeats(gray, batch.t_s, batch.keyframe, before),
         }
