@@ -62,9 +62,11 @@ def main() -> None:
             score = scan_room(room, Path(tmp))
             rows.append(score)
             found = ", ".join(f"{a:.0f}-{b:.0f}" for a, b in score.frozen) or "-"
+            verdict = "ok" if score.ok else "FAIL"
+            took = time.perf_counter() - t0
             print(
                 f"| {room.label():72s} | {score.found}/{score.expected} | {score.false_s:5.1f} "
-                f"| {found:12s} | {'ok' if score.ok else 'FAIL'} | {time.perf_counter() - t0:4.1f}s |",
+                f"| {found:12s} | {verdict} | {took:4.1f}s |",
                 flush=True,
             )
     live = [r for r in rows if r.expected == 0]

@@ -33,6 +33,7 @@ class Room:
     size: tuple[int, int] = (640, 480)
     fps: int = 10
     sigma: float = 1.5  # sensor noise, grey levels, new every frame
+    gain: float = 1.0  # the plate's brightness (0.15: the room at night)
     drift: float = 0.0  # lighting change over the clip (fraction of the gain, slow sine)
     codec: str = "libx264"
     crf: int = 23
@@ -51,6 +52,7 @@ class Room:
         rate = f"cbr{self.bitrate_kbps}k" if self.bitrate_kbps else f"crf{self.crf}"
         nr = f" nr{self.denoise}" if self.denoise else ""
         drift = f" drift{self.drift:g}" if self.drift else ""
+        drift += f" gain{self.gain:g}" if self.gain != 1.0 else ""
         clock = " clock" if self.clock or self.freeze == "clock" else ""
         return (
             f"{kind} {self.plate[4:]} {self.size[1]}p {self.fps}fps {codec} {rate} "
@@ -125,7 +127,9 @@ def frames_of(room: Room):
                     requant[gop] = _requantise(held, 16 + (gop * 3) % 9)
                 image = requant[gop]
         else:
-            gain = 1.0 + room.drift * np.sin(2 * np.pi * t / max(room.seconds, 1.0) - 0.5)
+            gain = room.gain + room.gain * room.drift * np.sin(
+                2 * np.pi * t / max(room.seconds, 1.0) - 0.5
+            )
             image = plate * gain
             if bank is not None:
                 k, dy, dx = rng.integers(0, 3), rng.integers(0, 96), rng.integers(0, 96)

@@ -20,7 +20,7 @@ import pyarrow as pa
 from pipeline.findings import SessionContext
 from pipeline.intervals import runs
 from pipeline.records import Event
-from pipeline.signals.picture import REPEAT_DIFF, REPEAT_GROW, is_black, is_still
+from pipeline.signals.picture import REPEAT_DIFF, REPEAT_GROW, REPEAT_HIT, is_black, is_still
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,8 @@ def verified_frozen(
     ``still`` is the cheap per-sample test (no change above the noise floor), which a quiet
     live room passes as well as a stopped feed. ``repeat`` (``key_repeat``) is known on
     keyframes only: at or below ``REPEAT_DIFF`` the keyframe repeated a picture shown before
-    it, which a live sensor never does; those keyframes and the samples back to their
+    it, which a live sensor never does (or, with sparse samples, within ``REPEAT_HIT`` of the
+    live level); those keyframes and the samples back to their
     predecessor are frozen. From there the stretch grows over the run's samples without
     evidence, and over keyframes that differ clearly less than the camera's live level
     (``REPEAT_GROW`` of :func:`live_level`: the encoder's rate control settling on the
@@ -179,8 +180,9 @@ def verified_frozen(
     """
     n = len(still)
     out = np.zeros(n, dtype=bool)
-    same = still & (repeat <= REPEAT_DIFF)
-    grow = max(REPEAT_DIFF, REPEAT_GROW * live_level(repeat))
+    level = live_level(repeat)
+    same = still & (repeat <= max(REPEAT_DIFF, REPEAT_HIT * level))
+    grow = max(REPEAT_DIFF, REPEAT_GROW * level)
     new = np.isfinite(repeat) & (repeat > grow)
     i = 0
     while i < n:
@@ -251,7 +253,8 @@ class FrozenVideoFinder:
                 if np.isfinite(keys).any()
                 else None,
                 "min_s": min_s,
-                "test": "frozen: keyframes repeat the picture",
+                "test": "frozen",  # the refinement's per-frame test
+                "verified_by": "keyframes repeat the picture",
             }
             events.append(make_event("frozen_video", ctx, boundary_details(s, i0, i1), details))
         return events

@@ -42,6 +42,10 @@ REPEAT_DIFF = 0.2
 # those rooms was 1.4-2.4x that): next to a verified repeat, keyframes that differ less than
 # this share of the camera's own live level are the same picture re-quantised.
 REPEAT_GROW = 0.6
+# Sparse samples may see no settled keyframe at all (two samples in a 15 s freeze): a keyframe
+# within this share of the live level also repeats. In a live still room every keyframe sits
+# at the live level, so this never fires there; it can where people moving raise the level.
+REPEAT_HIT = 0.3
 KEY_LOOKBACK = 4  # earlier keyframes compared (a re-encoded picture repeats at some lag)
 KEY_LOOKBACK_S = 30.0
 _NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
