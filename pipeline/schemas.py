@@ -110,6 +110,7 @@ TIMELINE_EXTRA = pa.schema(
         # keyframe samples: smallest frame_diff to the picture shown before (signals/picture.py
         # keyframe_repeats); <= REPEAT_DIFF a stopped feed, not a still room. NaN elsewhere
         ("key_repeat", pa.float32()),
+        ("key_repeat_s", pa.float32()),  # ... and how many seconds back that picture was
     ]
 )
 

@@ -108,3 +108,39 @@ def test_empty_still_room_gives_one_absence_end_to_end(real_data: Path, tmp_path
     session = pq.read_table(out / "sessions.parquet").to_pylist()[0]
     assert session["unverifiable_s"] == 0
     assert session["longest_proctor_absence_s"] == pytest.approx(240, abs=2)
+
+
+def test_still_room_over_a_day_is_not_turned_nor_looped(real_data: Path, tmp_path: Path) -> None:
+    """The same still room in three sessions over a day (daylight falling from full to 60 %,
+    drifting within each session) and a byte-identical copy of the first recording: the view
+    is the usual one, a still scene repeated is never a loop, and nothing is frozen or black."""
+    root = tmp_path / "centre"
+    root.mkdir()
+    rows, names = [], []
+    for k, (clock, gain) in enumerate((("08:30", 1.0), ("11:30", 0.8), ("15:30", 0.6))):
+        room = Room(seconds=60, sigma=1.5, gain=gain, drift=0.05, crf=24, seed=k)
+        name = f"cam01_20220315T{clock.replace(':', '')}00.mp4"
+        encode(room, root / name)
+        names.append(name)
+        end = f"{int(clock[:2]):02d}:31"
+        rows.append(f"S{k},C1,R1,cam01,theory,safety,2022-03-15T{clock}:00+08:00,")
+        rows[-1] += f"2022-03-15T{end}:00+08:00,10,1\n"
+    (root / "cam01_20220315T173000.mp4").write_bytes((root / names[0]).read_bytes())
+    rows.append(
+        "S3,C1,R1,cam01,theory,safety,2022-03-15T17:30:00+08:00,2022-03-15T17:31:00+08:00,10,1\n"
+    )
+    (root / "schedule.csv").write_text(SCHEDULE_HEADER + "".join(rows))
+    (root / "site.toml").write_text(SITE)
+    out = tmp_path / "ev"
+    args = ["scan", root, "--out", out, "--workers", "1", "--no-clips", "--no-report"]
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args, "--checks", "integrity"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    events = pq.read_table(out / "events.parquet").to_pylist()
+    picture = ("black_screen", "frozen_video", "view_changed", "looped_footage")
+    assert [(e["kind"], e["session_id"]) for e in events if e["kind"] in picture] == []

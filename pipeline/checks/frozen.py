@@ -17,12 +17,13 @@ class Frozen(FrameRefined, FinderCheck):
         "frame_diff",
         "noise",
         "key_repeat",
+        "key_repeat_s",
         "brightness",
         "contrast",
         "source_file",
         "t_file_s",
     )
-    writes: ClassVar = ("frame_diff", "noise", "key_repeat")
+    writes: ClassVar = ("frame_diff", "noise", "key_repeat", "key_repeat_s")
     settings: ClassVar = (
         Setting(
             "min_frozen_s",

@@ -20,7 +20,15 @@ import pyarrow as pa
 from pipeline.findings import SessionContext
 from pipeline.intervals import runs
 from pipeline.records import Event
-from pipeline.signals.picture import REPEAT_DIFF, REPEAT_GROW, REPEAT_HIT, is_black, is_still
+from pipeline.signals.picture import (
+    REPEAT_DIFF,
+    REPEAT_GROW,
+    REPEAT_HIT,
+    STILL_LOOSE,
+    is_black,
+    is_still,
+    still_score,
+)
 
 
 @dataclass(frozen=True)
@@ -156,56 +164,58 @@ class BlackScreenFinder:
 
 
 def live_level(repeat: np.ndarray) -> float:
-    """The camera's own live keyframe-to-keyframe difference in this session: the lower
-    quartile of its keyframes with new noise (quiet moments; people moving only raise it)."""
+    """The camera's own live keyframe-to-keyframe difference in this session: the median of
+    its keyframes with new noise (a settling rate control's few keyframes do not move it;
+    people moving raise it, which only widens the allowance next to a verified repeat)."""
     new = repeat[np.isfinite(repeat) & (repeat > REPEAT_DIFF)]
-    return float(np.quantile(new, 0.25)) if len(new) >= 4 else np.inf
+    return float(np.median(new)) if len(new) >= 3 else 0.0  # unknown: no allowance
 
 
 def verified_frozen(
-    still: np.ndarray, repeat: np.ndarray, t: np.ndarray, step: float
+    still: np.ndarray,
+    score: np.ndarray,
+    repeat: np.ndarray,
+    lag: np.ndarray,
+    t: np.ndarray,
+    step: float,
 ) -> np.ndarray:
-    """The part of each still run where the feed verifiably repeated its picture.
+    """Samples where the feed verifiably repeated its picture.
 
     ``still`` is the cheap per-sample test (no change above the noise floor), which a quiet
     live room passes as well as a stopped feed. ``repeat`` (``key_repeat``) is known on
-    keyframes only: at or below ``REPEAT_DIFF`` the keyframe repeated a picture shown before
-    it, which a live sensor never does (or, with sparse samples, within ``REPEAT_HIT`` of the
-    live level); those keyframes and the samples back to their
-    predecessor are frozen. From there the stretch grows over the run's samples without
-    evidence, and over keyframes that differ clearly less than the camera's live level
-    (``REPEAT_GROW`` of :func:`live_level`: the encoder's rate control settling on the
-    repeated picture re-quantises it by a few steps), up to the run's ends or a keyframe with
-    new noise. A still run without a repeating keyframe is a quiet room, never frozen.
+    keyframes only: at or below ``REPEAT_DIFF`` the keyframe repeated the picture shown
+    ``lag`` seconds before, which a live sensor never does (with sparse samples, within
+    ``REPEAT_HIT`` of the live level also counts); the samples over that lag are frozen,
+    still or not (a picture re-quantised at every keyframe changes more than the noise).
+    From there a stretch grows over still samples without keyframe evidence, and over
+    keyframes that differ clearly less than the camera's live level (``REPEAT_GROW`` of
+    :func:`live_level`) and about as much as the noise (``score``, the still test's ratio, up
+    to ``STILL_LOOSE``): a rate control settling on the repeated picture. It stops at a
+    keyframe with new noise. A still stretch without a repeating keyframe is a quiet room,
+    never frozen.
     """
     n = len(still)
-    out = np.zeros(n, dtype=bool)
     level = live_level(repeat)
-    same = still & (repeat <= max(REPEAT_DIFF, REPEAT_HIT * level))
+    hit = repeat <= max(REPEAT_DIFF, REPEAT_HIT * level)
     grow = max(REPEAT_DIFF, REPEAT_GROW * level)
     new = np.isfinite(repeat) & (repeat > grow)
-    i = 0
-    while i < n:
-        if not still[i]:
-            i += 1
-            continue
-        j = i
-        while j + 1 < n and still[j + 1] and t[j + 1] - t[j] <= 3 * step:
-            j += 1
-        hits = [k for k in range(i, j + 1) if same[k]]
-        if hits:
-            mark = np.zeros(n, dtype=bool)
-            for k in hits:  # the keyframe and the picture it repeats
-                mark[max(i, k - 1) : k + 1] = True
-            for k in range(i + 1, j + 1):  # grow forward, stopped by new noise
-                if mark[k - 1] and not mark[k] and not new[k]:
-                    mark[k] = True
-            for k in range(j - 1, i - 1, -1):  # and back: sample k shows what k+1 repeats
-                if mark[k + 1] and not mark[k] and not new[k + 1]:
-                    mark[k] = True
-            out |= mark
-        i = j + 1
-    return out
+    mark = np.zeros(n, dtype=bool)
+    for k in np.flatnonzero(hit):  # the keyframe and the picture it repeats
+        back = lag[k] if np.isfinite(lag[k]) else step
+        first = int(np.searchsorted(t, t[k] - back - 1e-6))
+        mark[first : k + 1] = True
+    # similar[k]: sample k shows the picture of sample k-1: on a keyframe, it differs clearly
+    # less than the live level from the pictures before it; elsewhere, within the noise
+    known = np.isfinite(repeat)
+    similar = np.where(known, (repeat <= grow) & (score <= STILL_LOOSE), still)
+    near = np.append(np.diff(t) <= 3 * step, False)  # sample k and k+1 are neighbours
+    for k in range(1, n):  # grow forward, stopped by new noise
+        if mark[k - 1] and not mark[k] and similar[k] and not new[k] and near[k - 1]:
+            mark[k] = True
+    for k in range(n - 2, -1, -1):  # and back: sample k shows what k+1 repeats
+        if mark[k + 1] and not mark[k] and similar[k + 1] and not new[k + 1] and near[k]:
+            mark[k] = True
+    return mark
 
 
 class FrozenVideoFinder:
@@ -227,14 +237,16 @@ class FrozenVideoFinder:
         luma = column(timeline, "brightness")
         std = column(timeline, "contrast")
         repeat = column(timeline, "key_repeat")
+        lag = column(timeline, "key_repeat_s")
         black = is_black(np.nan_to_num(luma, nan=255.0), np.nan_to_num(std, nan=255.0))
         # a new file (or chunk without its predecessor) has no difference: unknown, not live
         still = is_still(diff, column(timeline, "noise")) & ~black
-        # the picture that froze is already shown by the sample before the first still one
-        still[:-1] |= still[1:] & ~black[:-1] & (np.diff(s.t) <= 3 * s.step)
-        frozen = still
         if "key_repeat" in timeline.column_names:
-            frozen = verified_frozen(still, repeat, s.t, s.step)
+            score = still_score(diff, column(timeline, "noise"))
+            frozen = verified_frozen(still, score, repeat, lag, s.t, s.step) & ~black
+        else:  # the picture that froze is already shown by the sample before the first still
+            frozen = still.copy()
+            frozen[:-1] |= still[1:] & ~black[:-1] & (np.diff(s.t) <= 3 * s.step)
         min_s = ctx.site.rules.min_frozen_s
         events = []
         for i0, i1 in state_runs(s, frozen, min_s=min_s):

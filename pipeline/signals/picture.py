@@ -12,12 +12,17 @@ import numpy as np
 from pipeline.frames import FrameBatch
 from pipeline.signals import AnalysisContext
 
-# Black: a dark picture, or a uniform one (video loss screens, a covered lens). Entering needs
-# the strict values; leaving needs the relaxed ones (hysteresis), so noise cannot split a run.
+# Black: a uniform picture (video loss screens, a covered lens), or a dark one without the
+# contrast of a room. Entering needs the strict values; leaving needs the relaxed ones
+# (hysteresis), so noise cannot split a run. Dark alone is not black: a room at night (real
+# plate at a fifth of its light, sensor noise 4: mean luma 18, std 9) is live and watchable;
+# a covered lens or loss screen stays under std 3.5 (tests/test_still_rooms.py).
 BLACK_LUMA = 24.0
 BLACK_LUMA_EXIT = 32.0
 UNIFORM_STD = 5.0
 UNIFORM_STD_EXIT = 8.0
+DARK_STD = 7.0  # a dark picture is black only with less contrast than this
+DARK_STD_EXIT = 8.5
 # Frozen: the change to the previous sample against the picture's own sensor noise. A live
 # camera's temporal noise is as strong as its spatial noise (mean |diff| ~ 1.13 sigma for
 # white noise); a frozen picture, even re-encoded at every keyframe, changes far less than
@@ -46,6 +51,9 @@ REPEAT_GROW = 0.6
 # within this share of the live level also repeats. In a live still room every keyframe sits
 # at the live level, so this never fires there; it can where people moving raise the level.
 REPEAT_HIT = 0.3
+# ... and such a settling keyframe still changes about as much as the noise, not like people
+# moving (the still test's ratio; a live camera with people scores 1.5 and more)
+STILL_LOOSE = 1.2
 KEY_LOOKBACK = 4  # earlier keyframes compared (a re-encoded picture repeats at some lag)
 KEY_LOOKBACK_S = 30.0
 _NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
@@ -147,9 +155,17 @@ def noise_sigma(gray: np.ndarray) -> float:
 
 def is_black(brightness: np.ndarray, contrast: np.ndarray) -> np.ndarray:
     """Black or uniform samples, with hysteresis over the sequence."""
-    enter = (brightness <= BLACK_LUMA) | (contrast <= UNIFORM_STD)
-    stay = (brightness <= BLACK_LUMA_EXIT) | (contrast <= UNIFORM_STD_EXIT)
+    enter = ((brightness <= BLACK_LUMA) & (contrast <= DARK_STD)) | (contrast <= UNIFORM_STD)
+    stay = ((brightness <= BLACK_LUMA_EXIT) & (contrast <= DARK_STD_EXIT)) | (
+        contrast <= UNIFORM_STD_EXIT
+    )
     return _hysteresis(enter, stay)
+
+
+def black_picture(gray: np.ndarray) -> bool:
+    """The per-frame form of :func:`is_black`'s relaxed test (boundary refinement)."""
+    mean, std = float(gray.mean()), float(gray.std())
+    return std <= UNIFORM_STD_EXIT or (mean <= BLACK_LUMA_EXIT and std <= DARK_STD_EXIT)
 
 
 def still_score(frame_diff: np.ndarray, noise: np.ndarray) -> np.ndarray:
@@ -181,34 +197,44 @@ def _hysteresis(
 
 
 def keyframe_repeats(
-    gray: np.ndarray, t_s: np.ndarray, keyframe: np.ndarray | None, prev: np.ndarray | None
-) -> np.ndarray:
-    """Per keyframe sample, how closely it repeats an earlier picture (NaN elsewhere).
+    gray: np.ndarray,
+    t_s: np.ndarray,
+    keyframe: np.ndarray | None,
+    prev: np.ndarray | None,
+    step_s: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per keyframe sample, how closely it repeats an earlier picture, and how far back that
+    picture is (seconds); NaN elsewhere.
 
-    The smallest ``frame_diff`` to the sample just before it and to the previous
-    ``KEY_LOOKBACK`` keyframes up to ``KEY_LOOKBACK_S`` back (a picture re-encoded at
-    another quantiser repeats once the quantiser comes back). At or below ``REPEAT_DIFF`` the
-    feed showed the same picture again; above it the sensor's noise was new.
+    The smallest ``frame_diff`` to the sample just before it (``prev`` for the first, one
+    ``step_s`` earlier) and to the previous ``KEY_LOOKBACK`` keyframes up to
+    ``KEY_LOOKBACK_S`` back (a picture re-encoded at another quantiser repeats once the
+    quantiser comes back). At or below ``REPEAT_DIFF`` the feed showed the same picture again
+    over that lag; above it the sensor's noise was new.
     """
     n = len(gray)
-    out = np.full(n, np.nan, np.float32)
+    diff = np.full(n, np.nan, np.float32)
+    lag = np.full(n, np.nan, np.float32)
     if keyframe is None or len(keyframe) != n:
-        return out
+        return diff, lag
     keys: list[int] = []
     for i in range(n):
         if not keyframe[i]:
             continue
         before = gray[i - 1] if i > 0 else prev
-        partners = [before] if before is not None and before.shape == gray[i].shape else []
+        partners: list[tuple[np.ndarray, float]] = []
+        if before is not None and before.shape == gray[i].shape:
+            partners.append((before, float(t_s[i] - t_s[i - 1]) if i > 0 else step_s))
         partners += [
-            gray[k]
+            (gray[k], float(t_s[i] - t_s[k]))
             for k in keys[-KEY_LOOKBACK:]
             if t_s[i] - t_s[k] <= KEY_LOOKBACK_S and k != i - 1
         ]
         if partners:
-            out[i] = min(frame_difference(gray[i], p) for p in partners)
+            d, back = min((frame_difference(gray[i], g), s) for g, s in partners)
+            diff[i], lag[i] = d, back
         keys.append(i)
-    return out
+    return diff, lag
 
 
 class PictureSignals:
@@ -217,7 +243,15 @@ class PictureSignals:
     ``key_repeat`` (:func:`keyframe_repeats`) that tells a stopped feed from a still room."""
 
     name = "picture"
-    columns = ("brightness", "contrast", "motion", "frame_diff", "noise", "key_repeat")
+    columns = (
+        "brightness",
+        "contrast",
+        "motion",
+        "frame_diff",
+        "noise",
+        "key_repeat",
+        "key_repeat_s",
+    )
 
     def __call__(self, batch: FrameBatch, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         gray = without_overlay(batch.gray, clock_region_of(ctx))
@@ -244,11 +278,15 @@ class PictureSignals:
         before = gray_of(batch.prev) if batch.prev is not None else None
         if before is not None:
             before = without_overlay(before, clock_region_of(ctx))
+        repeat, lag = keyframe_repeats(
+            gray, batch.t_s, batch.keyframe, before, float(ctx.analysis.sample_every_s)
+        )
         return {
             "brightness": brightness,
             "contrast": contrast,
             "motion": motion,
             "frame_diff": diff,
             "noise": noise,
-            "key_repeat": keyframe_repeats(gray, batch.t_s, batch.keyframe, before),
+            "key_repeat": repeat,
+            "key_repeat_s": lag,
         }
