@@ -171,6 +171,19 @@ def live_level(repeat: np.ndarray) -> float:
     return float(np.median(new)) if len(new) >= 3 else 0.0  # unknown: no allowance
 
 
+def _apart(k: int, still: np.ndarray, repeat: np.ndarray, t: np.ndarray, step: float) -> bool:
+    """Keyframe ``k`` differs clearly less than the other keyframes of its still stretch (a
+    quiet live room's keyframes all differ alike; one alone cannot be judged so)."""
+    lo = hi = k
+    while lo > 0 and still[lo] and t[lo] - t[lo - 1] <= 3 * step:
+        lo -= 1
+    while hi + 1 < len(still) and still[hi + 1] and t[hi + 1] - t[hi] <= 3 * step:
+        hi += 1
+    others = np.delete(repeat[lo : hi + 1], k - lo)
+    others = others[np.isfinite(others) & (others > REPEAT_DIFF)]
+    return len(others) < 2 or repeat[k] <= REPEAT_GROW * float(np.median(others))
+
+
 def verified_frozen(
     still: np.ndarray,
     score: np.ndarray,
@@ -185,7 +198,8 @@ def verified_frozen(
     live room passes as well as a stopped feed. ``repeat`` (``key_repeat``) is known on
     keyframes only: at or below ``REPEAT_DIFF`` the keyframe repeated the picture shown
     ``lag`` seconds before, which a live sensor never does (with sparse samples, within
-    ``REPEAT_HIT`` of the live level also counts); the samples over that lag are frozen,
+    ``REPEAT_HIT`` of the live level also counts, unless the keyframes of its still stretch
+    differ alike: a quiet live room among busy ones); the samples over that lag are frozen,
     still or not (a picture re-quantised at every keyframe changes more than the noise).
     From there a stretch grows over still samples without keyframe evidence, and over
     keyframes that differ clearly less than the camera's live level (``REPEAT_GROW`` of
@@ -196,7 +210,9 @@ def verified_frozen(
     """
     n = len(still)
     level = live_level(repeat)
-    hit = repeat <= max(REPEAT_DIFF, REPEAT_HIT * level)
+    hit = repeat <= REPEAT_DIFF
+    for k in np.flatnonzero(repeat <= REPEAT_HIT * level):  # sparse samples: a loose repeat
+        hit[k] |= bool(score[k] <= STILL_LOOSE) and _apart(k, still, repeat, t, step)
     grow = max(REPEAT_DIFF, REPEAT_GROW * level)
     new = np.isfinite(repeat) & (repeat > grow)
     mark = np.zeros(n, dtype=bool)
