@@ -30,7 +30,7 @@ def matrix(quick: bool = False) -> list[Room]:
         Room(sigma=0.5, crf=28, codec="libx265", size=(854, 480)),
         Room(sigma=0.5, crf=18, size=(1440, 1080), seconds=20),
         Room(sigma=0.5, crf=28, size=(1280, 720), fps=25, gop_s=1, seconds=20),
-        Room(sigma=1.0, crf=23, gop_s=10, fps=15, seconds=40),
+        Room(sigma=1.0, crf=23, gop_s=10, fps=15, seconds=46),
         Room(sigma=1.0, crf=23, clock=True),
         Room(sigma=1.0, bitrate_kbps=400),
     ]

@@ -214,24 +214,75 @@ def verified_frozen(
     for k in np.flatnonzero(repeat <= REPEAT_HIT * level):  # sparse samples: a loose repeat
         hit[k] |= bool(score[k] <= STILL_LOOSE) and _apart(k, still, repeat, t, step)
     grow = max(REPEAT_DIFF, REPEAT_GROW * level)
-    new = np.isfinite(repeat) & (repeat > grow)
     mark = np.zeros(n, dtype=bool)
     for k in np.flatnonzero(hit):  # the keyframe and the picture it repeats
         back = lag[k] if np.isfinite(lag[k]) else step
         first = int(np.searchsorted(t, t[k] - back - 1e-6))
         mark[first : k + 1] = True
-    # similar[k]: sample k shows the picture of sample k-1: on a keyframe, it differs clearly
-    # less than the live level from the pictures before it; elsewhere, within the noise
+    # link[k]: how sample k relates to sample k-1 (see _grow); a recording gap changes all
     known = np.isfinite(repeat)
-    similar = np.where(known, (repeat <= grow) & (score <= STILL_LOOSE), still)
-    near = np.append(np.diff(t) <= 3 * step, False)  # sample k and k+1 are neighbours
-    for k in range(1, n):  # grow forward, stopped by new noise
-        if mark[k - 1] and not mark[k] and similar[k] and not new[k] and near[k - 1]:
-            mark[k] = True
-    for k in range(n - 2, -1, -1):  # and back: sample k shows what k+1 repeats
-        if mark[k + 1] and not mark[k] and similar[k + 1] and not new[k + 1] and near[k]:
-            mark[k] = True
-    return mark
+    similar = known & (repeat <= grow) & (score <= STILL_LOOSE)
+    link = np.where(known, np.where(similar, SAME, NEW), np.where(still, STILL, CHANGE))
+    link[1:][np.diff(t) > 3 * step] = CHANGE
+    if n:
+        link[0] = CHANGE
+    out = mark.copy()
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mark.astype(np.int8), [0]))))
+    for first, last in zip(edges[::2], edges[1::2] - 1, strict=True):
+        _grow(out, int(last), +1, link, known, t)
+        _grow(out, int(first), -1, link, known, t)
+    return out
+
+
+SAME, STILL, NEW, CHANGE = range(4)
+
+
+def _grow(
+    mark: np.ndarray, edge: int, way: int, link: np.ndarray, known: np.ndarray, t: np.ndarray
+) -> None:
+    """Grow a verified stretch from ``edge`` forward (``way`` +1) or back (-1), in place.
+
+    ``link[k]`` says how sample k relates to sample k-1. Samples without keyframe evidence
+    (P-frames of a still scene copy their keyframe, live or frozen) are passed while the
+    picture stays within the noise (STILL), and join when a keyframe like the repeated
+    picture follows (SAME), the picture changes (CHANGE) or the samples end. Where a keyframe
+    with new noise ends the growth (NEW), the change happened somewhere among the samples
+    passed: the half next to the stretch joins (the midpoint, as for any boundary between
+    sparse samples). Going back from a keyframe with new noise, the P-frames before it copy
+    the keyframe before them: the freeze began between that one and the edge, halfway.
+    """
+    n = len(mark)
+    gap: list[int] = []
+    last = edge
+    halve_at: int | None = None
+    if way < 0 and link[edge] == NEW:
+        k = edge - 1
+        while k >= 0 and not known[k] and link[k + 1] in (STILL, NEW):
+            gap.append(k)
+            k -= 1
+        halve_at = k if k >= 0 and known[k] else None
+        if not gap:
+            return
+    else:
+        k = edge + way
+        while 0 <= k < n:
+            rel = link[k] if way > 0 else link[k + 1]
+            if rel == SAME:
+                mark[gap] = True
+                mark[k] = True
+                gap, last = [], k
+            elif rel == STILL:
+                gap.append(k)
+            else:
+                # NEW: that keyframe has new noise; the P-frames between it and the stretch
+                # copy it (forward) or the picture it starts (back): the change is among them
+                halve_at = (k if way > 0 else k + 1) if rel == NEW else None
+                break
+            k += way
+    if halve_at is not None:
+        mid = (t[last] + t[halve_at]) / 2
+        gap = [g for g in gap if (t[g] - mid) * way < 0]
+    mark[gap] = True
 
 
 class FrozenVideoFinder:
