@@ -38,7 +38,7 @@ FROZEN = [
     Room(sigma=1.0, crf=28, seconds=30, frozen=(8, 22), freeze="requant", fps=25, gop_s=1),
     Room(sigma=1.0, crf=23, seconds=30, frozen=(8, 22), freeze="clock"),
     Room(sigma=3.0, bitrate_kbps=300, seconds=30, frozen=(8, 22)),
-    Room(sigma=1.5, crf=23, seconds=30, frozen=(8, 24), gop_s=4, codec="libx265"),
+    Room(sigma=1.5, crf=23, seconds=30, frozen=(9, 23), gop_s=4, codec="libx265"),
 ]
 
 

@@ -244,44 +244,46 @@ def _grow(
 
     ``link[k]`` says how sample k relates to sample k-1. Samples without keyframe evidence
     (P-frames of a still scene copy their keyframe, live or frozen) are passed while the
-    picture stays within the noise (STILL), and join when a keyframe like the repeated
-    picture follows (SAME), the picture changes (CHANGE) or the samples end. Where a keyframe
-    with new noise ends the growth (NEW), the change happened somewhere among the samples
-    passed: the half next to the stretch joins (the midpoint, as for any boundary between
-    sparse samples). Going back from a keyframe with new noise, the P-frames before it copy
-    the keyframe before them: the freeze began between that one and the edge, halfway.
+    picture stays within the noise (STILL) and join when a keyframe like the repeated picture
+    follows (SAME), the picture changes (CHANGE) or the samples end. A keyframe with new noise
+    (NEW) leaves the boundary among the P-frames next to it, which copy their keyframe
+    imperfectly: after the stretch, half of those passed join; before it, the keyframe and its
+    copies join (they show the picture), and half of the P-frames back to the keyframe before
+    (the midpoint, as for any boundary between sparse samples).
     """
     n = len(mark)
     gap: list[int] = []
     last = edge
-    halve_at: int | None = None
-    if way < 0 and link[edge] == NEW:
-        k = edge - 1
-        while k >= 0 and not known[k] and link[k + 1] in (STILL, NEW):
-            gap.append(k)
-            k -= 1
-        halve_at = k if k >= 0 and known[k] else None
-        if not gap:
-            return
-    else:
-        k = edge + way
-        while 0 <= k < n:
-            rel = link[k] if way > 0 else link[k + 1]
-            if rel == SAME:
-                mark[gap] = True
-                mark[k] = True
-                gap, last = [], k
-            elif rel == STILL:
-                gap.append(k)
-            else:
-                # NEW: that keyframe has new noise; the P-frames between it and the stretch
-                # copy it (forward) or the picture it starts (back): the change is among them
-                halve_at = (k if way > 0 else k + 1) if rel == NEW else None
+    k = edge
+    while True:
+        if way > 0:
+            k += 1
+            if k >= n or link[k] == CHANGE:
                 break
-            k += way
-    if halve_at is not None:
-        mid = (t[last] + t[halve_at]) / 2
-        gap = [g for g in gap if (t[g] - mid) * way < 0]
+            rel = link[k]
+        else:
+            rel = link[k]  # how k relates to k - 1: does k - 1 show k's picture?
+            if k == 0 or rel == CHANGE:
+                break
+            if rel == NEW:  # k starts the picture; the P-frames before it are uncertain
+                mark[gap] = True
+                j = k - 1
+                while j > 0 and not known[j] and link[j] != CHANGE:
+                    j -= 1
+                mid = (t[j] + t[k]) / 2
+                mark[[i for i in range(j + 1, k) if t[i] > mid]] = True
+                return
+            k -= 1
+        if rel == SAME:
+            mark[gap] = True
+            mark[k] = True
+            gap, last = [], k
+        elif rel == STILL:
+            gap.append(k)
+        else:  # NEW after the stretch: the end is among the samples passed
+            mid = (t[last] + t[k]) / 2
+            gap = [g for g in gap if t[g] < mid]
+            break
     mark[gap] = True
 
 
