@@ -33,6 +33,9 @@ def matrix(quick: bool = False) -> list[Room]:
         Room(sigma=1.0, crf=23, gop_s=10, fps=15, seconds=46),
         Room(sigma=1.0, crf=23, clock=True),
         Room(sigma=1.0, bitrate_kbps=400),
+        Room(sigma=0.5, crf=23, codec="libx265", size=(1440, 1080), seconds=20),
+        Room(sigma=2.0, crf=26, fps=25, gop_s=4, size=(960, 720), seconds=24),
+        Room(sigma=1.0, crf=28, codec="libx265", denoise=200, plate="TUD-Stadtmitte"),
     ]
     live = list(rooms)
     for room in live:  # each live condition again with a freeze in its middle
@@ -56,17 +59,22 @@ def main() -> None:
     if not (REAL / "TUD-Campus.mp4").is_file():
         raise SystemExit(f"real clips not found at {REAL}")
     rows = []
+    print(
+        "| condition | injected (s) | found (s) | frozen found/expected | false frozen s | | time |"
+    )
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for room in matrix(args.quick):
             t0 = time.perf_counter()
             score = scan_room(room, Path(tmp))
             rows.append(score)
             found = ", ".join(f"{a:.0f}-{b:.0f}" for a, b in score.frozen) or "-"
+            want = "-" if room.frozen is None else f"{room.frozen[0]:.0f}-{room.frozen[1]:.0f}"
             verdict = "ok" if score.ok else "FAIL"
             took = time.perf_counter() - t0
             print(
-                f"| {room.label():72s} | {score.found}/{score.expected} | {score.false_s:5.1f} "
-                f"| {found:12s} | {verdict} | {took:4.1f}s |",
+                f"| {room.label():72s} | {want:7s} | {found:12s} | {score.found}/{score.expected} "
+                f"| {score.false_s:5.1f} | {verdict} | {took:4.1f}s |",
                 flush=True,
             )
     live = [r for r in rows if r.expected == 0]

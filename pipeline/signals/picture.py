@@ -43,9 +43,9 @@ FROZEN_DIFF = 0.15
 # (0.97-1.00 live and frozen alike).
 REPEAT_DIFF = 0.2
 # Under CRF or constant bitrate the rate control needs a few keyframes to settle on a repeated
-# picture (0.3-1.0 grey levels between them, measured in the same matrix; the live level of
-# those rooms was 1.4-2.4x that): next to a verified repeat, keyframes that differ less than
-# this share of the camera's own live level are the same picture re-quantised.
+# picture (0.3-1.0 grey levels between them, measured in the same matrix, against a live
+# level of about twice that in those rooms): next to a verified repeat, keyframes that differ
+# less than this share of the camera's own live level are the same picture re-quantised.
 REPEAT_GROW = 0.6
 # Sparse samples may see no settled keyframe at all (two samples in a 15 s freeze): a keyframe
 # within this share of the live level also repeats. In a live still room every keyframe sits
