@@ -271,7 +271,7 @@ def _grow(
                 while j > 0 and not known[j] and link[j] != CHANGE:
                     j -= 1
                 mid = (t[j] + t[k]) / 2
-                mark[[i for i in range(j + 1, k) if t[i] > mid]] = True
+                mark[[i for i in range(j + 1, k) if t[i] >= mid]] = True
                 return
             k -= 1
         if rel == SAME:
@@ -282,7 +282,7 @@ def _grow(
             gap.append(k)
         else:  # NEW after the stretch: the end is among the samples passed
             mid = (t[last] + t[k]) / 2
-            gap = [g for g in gap if t[g] < mid]
+            gap = [g for g in gap if t[g] <= mid]
             break
     mark[gap] = True
 

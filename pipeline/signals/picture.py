@@ -43,10 +43,11 @@ FROZEN_DIFF = 0.15
 # (0.97-1.00 live and frozen alike).
 REPEAT_DIFF = 0.2
 # Under CRF or constant bitrate the rate control needs a few keyframes to settle on a repeated
-# picture (0.3-1.0 grey levels between them, measured in the same matrix, against a live
-# level of about twice that in those rooms): next to a verified repeat, keyframes that differ
-# less than this share of the camera's own live level are the same picture re-quantised.
-REPEAT_GROW = 0.6
+# picture (0.3-1.0 grey levels between them, 0.45-0.8 of the live level, measured in the same
+# matrix; a live room's keyframes stay within +-20 % of their median): next to a verified
+# repeat, keyframes under this share of the camera's own live level are the same picture
+# re-quantised.
+REPEAT_GROW = 0.8
 # Sparse samples may see no settled keyframe at all (two samples in a 15 s freeze): a keyframe
 # within this share of the live level also repeats. In a live still room every keyframe sits
 # at the live level, so this never fires there; it can where people moving raise the level.
