@@ -26,6 +26,9 @@ class FrameBatch:
     # ``clock_region`` when it was given to the sampler, else top and bottom bands stacked
     clock: np.ndarray | None = None
     clock_region: tuple[float, float, float, float] | None = None
+    # per sample: the decoder marked it a keyframe (an I/IDR picture carries fresh sensor
+    # noise; P-frames of a still scene copy their reference's). None: not known
+    keyframe: np.ndarray | None = None
     _gray: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:

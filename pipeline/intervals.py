@@ -88,3 +88,31 @@ def subtract(spans: Iterable[Span], holes: Iterable[Span]) -> list[Span]:
     """The parts of each span outside every hole."""
     holes = union(holes)
     return [piece for span in spans for piece in uncovered(span, holes)]
+
+
+def squeeze(t: np.ndarray, holes: Iterable[Span]) -> np.ndarray:
+    """Times with the ``holes`` cut out of the time axis (each later time moves earlier by the
+    hole time before it): time nobody can judge then counts neither for nor against a run."""
+    t = np.asarray(t, dtype=np.float64)
+    out = t.copy()
+    for a, b in union(holes):
+        out -= np.clip(t - a, 0.0, b - a)
+    return out
+
+
+def unsqueeze(x: float, holes: Iterable[Span], *, start: bool) -> float:
+    """The real time of squeezed time ``x``; where ``x`` is a hole's edge, a run's ``start``
+    lies after the hole and its end before it (holes at a run's edges stay outside it)."""
+    shift = 0.0
+    for a, b in union(holes):
+        edge = a - shift  # the hole's place on the squeezed axis
+        if x > edge + 1e-9 or (start and x >= edge - 1e-9):
+            shift += b - a
+        else:
+            break
+    return x + shift
+
+
+def overlap(span: Span, spans: Iterable[Span]) -> float:
+    """Total time of ``spans`` inside ``span`` (seconds)."""
+    return float(sum(max(0.0, min(b, span[1]) - max(a, span[0])) for a, b in union(spans)))

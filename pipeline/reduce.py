@@ -37,7 +37,12 @@ def _session_timeline(tables: pa.Table, s: ExamSession) -> pa.Table:
 def _people_stats(
     timeline: pa.Table, ctx: SessionContext, checks: Sequence[str], results: runner.Results
 ) -> dict:
-    empty = {"proctor_presence": None, "longest_proctor_absence_s": None, "station_activity": None}
+    empty = {
+        "proctor_presence": None,
+        "longest_proctor_absence_s": None,
+        "station_activity": None,
+        "unverifiable_s": None,
+    }
     if "people" not in checks:
         return empty
     from pipeline.checks.base import Inputs

@@ -29,9 +29,8 @@ from pipeline.findings.view import view_test
 from pipeline.records import Event, FileProbe
 from pipeline.sampling import decode_window
 from pipeline.signals.picture import (
-    BLACK_LUMA_EXIT,
     FROZEN_RATIO_EXIT,
-    UNIFORM_STD_EXIT,
+    black_picture,
     frame_difference,
     gray_of,
     noise_sigma,
@@ -55,7 +54,7 @@ def _test(
 ) -> Callable | None:
     """Per-frame test for ``kind``: luma image -> in the state?"""
     if kind == "black":
-        return lambda g: float(g.mean()) <= BLACK_LUMA_EXIT or float(g.std()) <= UNIFORM_STD_EXIT
+        return black_picture
     if kind == "frozen" and reference is not None:
         noise = noise_sigma(reference)
 

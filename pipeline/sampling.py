@@ -246,6 +246,7 @@ def sample_chunk(
         times: list[float] = []
         frames: list[np.ndarray] = []
         crops: list[np.ndarray | None] = []
+        keys: list[bool] = []
         prev: np.ndarray | None = None
         last_bucket: int | None = None
         first_error: str | None = None
@@ -272,6 +273,7 @@ def sample_chunk(
             times.append(t)
             frames.append(image)
             crops.append(_luma_crop(frame, boxes, stride))
+            keys.append(bool(frame.key_frame) or int(frame.pict_type) == 1)
             return True
 
         try:
@@ -330,6 +332,7 @@ def sample_chunk(
         prev=prev,
         clock=clock,
         clock_region=clock_region,
+        keyframe=np.asarray(keys, dtype=bool),
     )
 
 

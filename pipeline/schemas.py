@@ -46,6 +46,9 @@ SESSIONS = pa.schema(
         ("station_activity", pa.float64()),
         ("verdict", pa.string()),
         ("event_count", pa.int32()),
+        # scheduled seconds whose picture could not show people (black, frozen, turned away):
+        # counted as neither presence nor absence (an extension, after the contract columns)
+        ("unverifiable_s", pa.float64()),
         # extension: False for a session derived from the recordings (scan --no-schedule)
         ("planned", pa.bool_()),
     ]
@@ -108,6 +111,10 @@ TIMELINE_EXTRA = pa.schema(
         # the detector ran on this sample (else its people hold the detected sample before it:
         # coarse to fine, pipeline/signals/people.py)
         ("people_detected", pa.bool_()),
+        # keyframe samples: smallest frame_diff to the picture shown before (signals/picture.py
+        # keyframe_repeats); <= REPEAT_DIFF a stopped feed, not a still room. NaN elsewhere
+        ("key_repeat", pa.float32()),
+        ("key_repeat_s", pa.float32()),  # ... and how many seconds back that picture was
     ]
 )
 

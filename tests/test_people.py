@@ -407,3 +407,24 @@ def test_no_absence_while_the_picture_is_black():
         lit.schema.get_field_index("contrast"), "contrast", pa.array([40.0] * len(t), pa.float32())
     )
     assert [_secs(e) for e in ProctorAbsenceFinder()(lit, _ctx())] == [(99.0, 159.0)]
+
+
+def test_unusable_picture_is_neither_presence_nor_absence():
+    """Absent 20 s, then 30 s of frozen picture, then absent 20 s again (rule 30 s): one
+    absence over all 70 s, judged on the 40 s seen, with the 30 s in between unverifiable;
+    the session records those 30 s. (Before, the frozen stretch cut the absence into two
+    pieces under the rule and erased it.)"""
+    t = np.arange(0, 300, STEP)
+    inzone = np.where((t >= 100) & (t < 170), 0, 1)
+    tl = _timeline(t, persons_in_proctor_zone=inzone, persons=inzone)
+    frozen = [(T0.timestamp() + 120, T0.timestamp() + 150)]
+    events = ProctorAbsenceFinder()(tl, _ctx(), excluded=frozen)
+    assert [_secs(e) for e in events] == [(99.0, 169.0)]
+    assert events[0].details["unverifiable_s"] == 30.0
+    stats = session_people_stats(tl, _ctx(), frozen)
+    assert stats["unverifiable_s"] == 30.0
+    assert stats["longest_proctor_absence_s"] == pytest.approx(40.0)
+    # seen absent for 20 s around it: under the rule, no finding
+    short = np.where((t >= 110) & (t < 160), 0, 1)
+    tl = _timeline(t, persons_in_proctor_zone=short, persons=short)
+    assert ProctorAbsenceFinder()(tl, _ctx(), excluded=frozen) == []

@@ -1,4 +1,4 @@
-"""Frozen picture: no change above the sensor-noise floor."""
+"""Frozen picture: the feed stopped (keyframes repeat the picture), not a quiet room."""
 
 from __future__ import annotations
 
@@ -10,11 +10,20 @@ from pipeline.checks.base import FinderCheck, FrameRefined, KindSpec, Setting
 class Frozen(FrameRefined, FinderCheck):
     name = "frozen"
     order = 22
-    zh = "画面冻结：变化不超过传感器噪声"
-    en = "Frozen picture: no change above the sensor-noise floor"
+    zh = "画面冻结：关键帧重复同一画面（传感器噪声不再更新）"
+    en = "Frozen picture: keyframes repeat the same picture (no new sensor noise)"
     kinds: ClassVar = (KindSpec("frozen_video", "画面冻结", "Frozen picture", "#0891b2"),)
-    needs: ClassVar = ("frame_diff", "noise", "brightness", "contrast", "source_file", "t_file_s")
-    writes: ClassVar = ("frame_diff", "noise")
+    needs: ClassVar = (
+        "frame_diff",
+        "noise",
+        "key_repeat",
+        "key_repeat_s",
+        "brightness",
+        "contrast",
+        "source_file",
+        "t_file_s",
+    )
+    writes: ClassVar = ("frame_diff", "noise", "key_repeat", "key_repeat_s")
     settings: ClassVar = (
         Setting(
             "min_frozen_s",

@@ -5,9 +5,12 @@ last ``rules.min_proctor_absence_s`` (so a brief miss or occlusion never opens o
 presence shorter than the *confirmation* time inside an absence (a detector false positive,
 someone glancing in) does not end it. Samples further apart than a few sampling steps (a
 recording gap) break a run: missing video is the coverage check's finding, not an absence.
-Likewise samples inside a black, frozen or turned-away picture (the integrity finders' events,
-when the integrity columns are in the timeline) are left out: nobody can be seen there, and
-the integrity finding already covers that time.
+Samples inside a black, frozen or turned-away picture (the integrity finders' events, when
+the integrity columns are in the timeline) count as neither presence nor absence: that time
+is cut out of the time axis (:func:`pipeline.intervals.squeeze`), so an absence on both sides
+of it stays one absence, judged against the rule on the time it was seen, with the time in
+between in ``details.unverifiable_s``; the session reports the total as ``unverifiable_s``.
+One finding never erases another.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import pyarrow as pa
 
 from pipeline.findings import SessionContext
 from pipeline.findings.static import Lookalike, drop_static_lookalikes
-from pipeline.intervals import runs
+from pipeline.intervals import overlap, runs, squeeze, union, unsqueeze
 from pipeline.records import Event
 
 log = logging.getLogger(__name__)
@@ -83,7 +86,12 @@ class _Series:
         inside = (t[order] >= self.start_s) & (t[order] < self.end_s)
         if excluded is None:  # not handed over by the integrity checks: find them here
             excluded = unusable_spans(timeline, ctx) if ok else []
-        self.excluded = excluded if ok else []
+        # the unusable picture inside the scheduled window: cut out of the time axis
+        self.excluded = [
+            (max(a, self.start_s), min(b, self.end_s))
+            for a, b in union(excluded if ok else [])
+            if min(b, self.end_s) > max(a, self.start_s)
+        ]
         for a, b in self.excluded:
             inside &= ~((t[order] >= a) & (t[order] < b))
         keep = order[inside]
@@ -97,7 +105,7 @@ class _Series:
             if ok and "source_file" in names
             else np.full(len(self.t), None, dtype=object)
         )
-        steps = np.diff(self.t)
+        steps = np.diff(squeeze(self.t, self.excluded))
         steps = steps[steps > 0]
         self.step = (
             float(np.median(steps)) if len(steps) else float(ctx.site.analysis.sample_every_s)
@@ -119,14 +127,20 @@ class _Series:
     ) -> list[tuple[float, float]]:
         """Runs of ``mask`` lasting ``min_s``, each boundary placed midway between the last
         sample outside the run and the first inside (the best estimate from sparse samples);
-        a run that starts at the first sample, or after missing video, starts at its sample."""
+        a run that starts at the first sample, or after missing video, starts at its sample.
+        Unusable picture is cut out of the time axis first: it neither lengthens nor breaks a
+        run (``min_s`` is judged on the time seen), and spans it inside the run."""
+        holes = self.excluded
+        real_t = t
+        t = squeeze(real_t, holes)
+        end = float(squeeze(np.array([self.end_t(real_t)]), holes)[0])
         raw = runs(
             t,
             mask,
             min_s=max(0.0, min_s - self.step),
             bridge_s=bridge_s,
             max_step_s=self.max_step,
-            end_t=self.end_t(t),
+            end_t=end,
         )
         out = []
         for a, b in raw:
@@ -137,8 +151,13 @@ class _Series:
             if 0 < j < len(t) and abs(t[j] - b) < 1e-6:
                 b = (t[j - 1] + t[j]) / 2
             if b - a >= min_s - 1e-6:
-                out.append((float(a), float(b)))
+                span = (unsqueeze(a, holes, start=True), unsqueeze(b, holes, start=False))
+                out.append((float(span[0]), float(span[1])))
         return out
+
+    def unverifiable_s(self, span: tuple[float, float] | None = None) -> float:
+        """Seconds of unusable picture inside ``span`` (default: the scheduled window)."""
+        return round(overlap(span or (self.start_s, self.end_s), self.excluded), 3)
 
     def source_at(self, t0: float) -> str | None:
         i = int(np.searchsorted(self.t, t0 - 1e-6))
@@ -205,6 +224,7 @@ class ProctorAbsenceFinder:
                         "threshold_s": min_s,
                         "samples": int(inside.sum()),
                         "samples_with_person_in_zone": int((n[inside] > 0).sum()),
+                        "unverifiable_s": s.unverifiable_s((a, b)),
                         "sample_step_s": round(s.step, 3),
                         **(
                             {"static_lookalikes_ignored": [x.details() for x in lookalikes]}
@@ -327,7 +347,8 @@ def session_people_stats(
 ) -> dict:
     """``proctor_presence`` (share of analysed samples with someone in the proctor zone),
     ``longest_proctor_absence_s`` (longest absence, any length) and ``station_activity`` (share
-    of samples with hands-on work at the station; None for theory or without a station zone)."""
+    of samples with hands-on work at the station; None for theory or without a station zone);
+    with samples, ``unverifiable_s`` (scheduled seconds inside unusable picture)."""
     out: dict = {
         "proctor_presence": None,
         "longest_proctor_absence_s": None,
@@ -336,12 +357,15 @@ def session_people_stats(
     timeline, _ = without_lookalikes(timeline, ctx)
     s = _Series(timeline, ctx, ("persons_in_proctor_zone",), excluded)
     ok = s.valid("persons_in_proctor_zone")
+    if ok.any() or s.excluded:  # scheduled time whose picture could not show people
+        out["unverifiable_s"] = s.unverifiable_s()
     if ok.any():
         t, n = s.t[ok], s.cols["persons_in_proctor_zone"][ok]
         out["proctor_presence"] = round(float((n > 0).mean()), 4)
         rule = float(ctx.site.rules.min_proctor_absence_s)
         gaps = proctor_absences(t, n, s, rule, 0.0)
-        out["longest_proctor_absence_s"] = round(max((b - a for a, b in gaps), default=0.0), 3)
+        seen = [b - a - s.unverifiable_s((a, b)) for a, b in gaps]  # time seen absent
+        out["longest_proctor_absence_s"] = round(max(seen, default=0.0), 3)
     if ctx.session.exam_type == "practical" and ctx.camera.station_zone is not None:
         st = _Series(timeline, ctx, QaSubstitutionFinder.columns, excluded)
         ok = st.valid("persons_in_station_zone")

@@ -20,7 +20,15 @@ import pyarrow as pa
 from pipeline.findings import SessionContext
 from pipeline.intervals import runs
 from pipeline.records import Event
-from pipeline.signals.picture import is_black, is_still
+from pipeline.signals.picture import (
+    REPEAT_DIFF,
+    REPEAT_GROW,
+    REPEAT_HIT,
+    STILL_LOOSE,
+    is_black,
+    is_still,
+    still_score,
+)
 
 
 @dataclass(frozen=True)
@@ -155,11 +163,137 @@ class BlackScreenFinder:
         return events
 
 
+def live_level(repeat: np.ndarray) -> float:
+    """The camera's own live keyframe-to-keyframe difference in this session: the median of
+    its keyframes with new noise (a settling rate control's few keyframes do not move it;
+    people moving raise it, which only widens the allowance next to a verified repeat)."""
+    new = repeat[np.isfinite(repeat) & (repeat > REPEAT_DIFF)]
+    return float(np.median(new)) if len(new) >= 3 else 0.0  # unknown: no allowance
+
+
+def _apart(k: int, still: np.ndarray, repeat: np.ndarray, t: np.ndarray, step: float) -> bool:
+    """Keyframe ``k`` differs clearly less than the other keyframes of its still stretch (a
+    quiet live room's keyframes all differ alike; one alone cannot be judged so)."""
+    lo = hi = k
+    while lo > 0 and still[lo] and t[lo] - t[lo - 1] <= 3 * step:
+        lo -= 1
+    while hi + 1 < len(still) and still[hi + 1] and t[hi + 1] - t[hi] <= 3 * step:
+        hi += 1
+    others = np.delete(repeat[lo : hi + 1], k - lo)
+    others = others[np.isfinite(others) & (others > REPEAT_DIFF)]
+    return len(others) < 2 or repeat[k] <= REPEAT_GROW * float(np.median(others))
+
+
+def verified_frozen(
+    still: np.ndarray,
+    score: np.ndarray,
+    repeat: np.ndarray,
+    lag: np.ndarray,
+    t: np.ndarray,
+    step: float,
+) -> np.ndarray:
+    """Samples where the feed verifiably repeated its picture.
+
+    ``still`` is the cheap per-sample test (no change above the noise floor), which a quiet
+    live room passes as well as a stopped feed. ``repeat`` (``key_repeat``) is known on
+    keyframes only: at or below ``REPEAT_DIFF`` the keyframe repeated the picture shown
+    ``lag`` seconds before, which a live sensor never does (with sparse samples, within
+    ``REPEAT_HIT`` of the live level also counts, unless the keyframes of its still stretch
+    differ alike: a quiet live room among busy ones); the samples over that lag are frozen,
+    still or not (a picture re-quantised at every keyframe changes more than the noise).
+    From there a stretch grows over still samples without keyframe evidence, and over
+    keyframes that differ clearly less than the camera's live level (``REPEAT_GROW`` of
+    :func:`live_level`) and about as much as the noise (``score``, the still test's ratio, up
+    to ``STILL_LOOSE``): a rate control settling on the repeated picture. It stops at a
+    keyframe with new noise. A still stretch without a repeating keyframe is a quiet room,
+    never frozen.
+    """
+    n = len(still)
+    level = live_level(repeat)
+    hit = repeat <= REPEAT_DIFF
+    for k in np.flatnonzero(repeat <= REPEAT_HIT * level):  # sparse samples: a loose repeat
+        hit[k] |= bool(score[k] <= STILL_LOOSE) and _apart(k, still, repeat, t, step)
+    grow = max(REPEAT_DIFF, REPEAT_GROW * level)
+    mark = np.zeros(n, dtype=bool)
+    for k in np.flatnonzero(hit):  # the keyframe and the picture it repeats
+        back = lag[k] if np.isfinite(lag[k]) else step
+        first = int(np.searchsorted(t, t[k] - back - 1e-6))
+        mark[first : k + 1] = True
+    # link[k]: how sample k relates to sample k-1 (see _grow); a recording gap changes all
+    known = np.isfinite(repeat)
+    similar = known & (repeat <= grow) & (score <= STILL_LOOSE)
+    link = np.where(known, np.where(similar, SAME, NEW), np.where(still, STILL, CHANGE))
+    link[1:][np.diff(t) > 3 * step] = CHANGE
+    if n:
+        link[0] = CHANGE
+    out = mark.copy()
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mark.astype(np.int8), [0]))))
+    for first, last in zip(edges[::2], edges[1::2] - 1, strict=True):
+        _grow(out, int(last), +1, link, known, t)
+        _grow(out, int(first), -1, link, known, t)
+    return out
+
+
+SAME, STILL, NEW, CHANGE = range(4)
+
+
+def _grow(
+    mark: np.ndarray, edge: int, way: int, link: np.ndarray, known: np.ndarray, t: np.ndarray
+) -> None:
+    """Grow a verified stretch from ``edge`` forward (``way`` +1) or back (-1), in place.
+
+    ``link[k]`` says how sample k relates to sample k-1. Samples without keyframe evidence
+    (P-frames of a still scene copy their keyframe, live or frozen) are passed while the
+    picture stays within the noise (STILL) and join when a keyframe like the repeated picture
+    follows (SAME), the picture changes (CHANGE) or the samples end. A keyframe with new noise
+    (NEW) leaves the boundary among the P-frames next to it, which copy their keyframe
+    imperfectly: after the stretch, half of those passed join; before it, the keyframe and its
+    copies join (they show the picture), and half of the P-frames back to the keyframe before
+    (the midpoint, as for any boundary between sparse samples).
+    """
+    n = len(mark)
+    gap: list[int] = []
+    last = edge
+    k = edge
+    while True:
+        if way > 0:
+            k += 1
+            if k >= n or link[k] == CHANGE:
+                break
+            rel = link[k]
+        else:
+            rel = link[k]  # how k relates to k - 1: does k - 1 show k's picture?
+            if k == 0 or rel == CHANGE:
+                break
+            if rel == NEW:  # k starts the picture; the P-frames before it are uncertain
+                mark[gap] = True
+                j = k - 1
+                while j > 0 and not known[j] and link[j] != CHANGE:
+                    j -= 1
+                mid = (t[j] + t[k]) / 2
+                mark[[i for i in range(j + 1, k) if t[i] >= mid]] = True
+                return
+            k -= 1
+        if rel == SAME:
+            mark[gap] = True
+            mark[k] = True
+            gap, last = [], k
+        elif rel == STILL:
+            gap.append(k)
+        else:  # NEW after the stretch: the end is among the samples passed
+            mid = (t[last] + t[k]) / 2
+            gap = [g for g in gap if t[g] <= mid]
+            break
+    mark[gap] = True
+
+
 class FrozenVideoFinder:
-    """The same picture repeated (no change above the sensor-noise floor) for ``min_frozen_s``.
+    """The same picture repeated for ``min_frozen_s``: still samples (no change above the
+    sensor-noise floor) verified by keyframes that repeat the picture (:func:`verified_frozen`).
 
     ``frame_diff`` of sample i compares it with sample i-1, so a frozen picture spans the
     sample before the first still one. Black stretches are the black finder's, not frozen.
+    A timeline without ``key_repeat`` (evidence from before it existed) keeps the still test.
     """
 
     name = "frozen_video"
@@ -171,12 +305,17 @@ class FrozenVideoFinder:
         diff = column(timeline, "frame_diff")
         luma = column(timeline, "brightness")
         std = column(timeline, "contrast")
+        repeat = column(timeline, "key_repeat")
+        lag = column(timeline, "key_repeat_s")
         black = is_black(np.nan_to_num(luma, nan=255.0), np.nan_to_num(std, nan=255.0))
         # a new file (or chunk without its predecessor) has no difference: unknown, not live
         still = is_still(diff, column(timeline, "noise")) & ~black
-        # the picture that froze is already shown by the sample before the first still one
-        frozen = still.copy()
-        frozen[:-1] |= still[1:] & ~black[:-1] & (np.diff(s.t) <= 3 * s.step)
+        if "key_repeat" in timeline.column_names:
+            score = still_score(diff, column(timeline, "noise"))
+            frozen = verified_frozen(still, score, repeat, lag, s.t, s.step) & ~black
+        else:  # the picture that froze is already shown by the sample before the first still
+            frozen = still.copy()
+            frozen[:-1] |= still[1:] & ~black[:-1] & (np.diff(s.t) <= 3 * s.step)
         min_s = ctx.site.rules.min_frozen_s
         events = []
         for i0, i1 in state_runs(s, frozen, min_s=min_s):
@@ -184,13 +323,19 @@ class FrozenVideoFinder:
             d = diff[sl]
             if not np.isfinite(d).any():
                 continue
+            keys = repeat[i0 : i1 + 1]
             details = {
                 "max_frame_diff": round(float(np.nanmax(d)), 4),
                 "mean_frame_diff": round(float(np.nanmean(d)), 4),
                 "mean_luma": round(float(np.nanmean(luma[i0 : i1 + 1])), 2),
                 "samples": i1 - i0 + 1,
+                "repeated_keyframes": int(np.sum(keys <= REPEAT_DIFF)),
+                "max_key_repeat": round(float(np.nanmax(keys)), 4)
+                if np.isfinite(keys).any()
+                else None,
                 "min_s": min_s,
-                "test": "frozen",
+                "test": "frozen",  # the refinement's per-frame test
+                "verified_by": "keyframes repeat the picture",
             }
             events.append(make_event("frozen_video", ctx, boundary_details(s, i0, i1), details))
         return events

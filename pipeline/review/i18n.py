@@ -64,6 +64,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "longest_gap": ("最长中断", "Longest gap"),
     "proctor_presence": ("监考在场率", "Proctor presence"),
     "longest_absence": ("最长缺席", "Longest absence"),
+    "unverifiable": ("画面无法核验", "Unverifiable picture"),
+    "unverifiable_hint": (
+        "黑屏、冻结或镜头转向期间无法判断人员在场，既不计为在场也不计为缺席",
+        "Black, frozen or turned-away picture: counted as neither presence nor absence",
+    ),
     "station_activity": ("工位操作率", "Station activity"),
     "count": ("问题数", "Findings"),
     "timelines": ("场次时间线", "Session timelines"),

@@ -181,6 +181,8 @@ def build_context(
                 "longest_gap": _secs(s["longest_gap_s"]),
                 "proctor_presence": _pct(s["proctor_presence"]),
                 "longest_absence": _secs(s["longest_proctor_absence_s"]),
+                # picture that could not show people (older evidence has no such column)
+                "unverifiable": _secs(s.get("unverifiable_s")),
                 "station_activity": _pct(s["station_activity"]),
                 "event_count": s["event_count"] if s["event_count"] is not None else len(s_events),
                 "counts": sorted(counts.items()),

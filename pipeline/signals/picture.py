@@ -12,12 +12,17 @@ import numpy as np
 from pipeline.frames import FrameBatch
 from pipeline.signals import AnalysisContext
 
-# Black: a dark picture, or a uniform one (video loss screens, a covered lens). Entering needs
-# the strict values; leaving needs the relaxed ones (hysteresis), so noise cannot split a run.
+# Black: a uniform picture (video loss screens, a covered lens), or a dark one without the
+# contrast of a room. Entering needs the strict values; leaving needs the relaxed ones
+# (hysteresis), so noise cannot split a run. Dark alone is not black: a room at night (real
+# plate at a fifth of its light, sensor noise 4: mean luma 18, std 9) is live and watchable;
+# a covered lens or loss screen stays under std 3.5 (tests/test_still_rooms.py).
 BLACK_LUMA = 24.0
 BLACK_LUMA_EXIT = 32.0
 UNIFORM_STD = 5.0
 UNIFORM_STD_EXIT = 8.0
+DARK_STD = 7.0  # a dark picture is black only with less contrast than this
+DARK_STD_EXIT = 8.5
 # Frozen: the change to the previous sample against the picture's own sensor noise. A live
 # camera's temporal noise is as strong as its spatial noise (mean |diff| ~ 1.13 sigma for
 # white noise); a frozen picture, even re-encoded at every keyframe, changes far less than
@@ -25,6 +30,33 @@ UNIFORM_STD_EXIT = 8.0
 FROZEN_RATIO = 0.7
 FROZEN_RATIO_EXIT = 0.9
 FROZEN_DIFF = 0.15
+# Frozen, verified: a keyframe that repeats the picture shown before it. A live sensor's
+# noise is new in every keyframe even when nothing moves (P-frames of a still scene copy their
+# keyframe's noise, so only keyframes count); a stopped feed encodes the same picture again.
+# Measured on plates from the real TUD clips (benchmarks/bench_still.py, analysis width 320,
+# the clock box masked): a live still room's keyframes differ by 0.35 (1080p, sigma 0.5,
+# CRF 18) to 2.6 grey levels (sigma 5), a repeated picture by 0.00-0.06 (CRF 18-32, H.264
+# and H.265, x264 nr on or off); re-encoded under constant bitrate its first keyframes
+# differ by up to 0.3 while the rate control settles, then repeat. 0.2 sits below the live
+# minimum with a 1.75x margin. The correlation of high-frequency residuals was measured too
+# and does not separate them: on a real plate the room's own edges dominate the residual
+# (0.97-1.00 live and frozen alike).
+REPEAT_DIFF = 0.2
+# Under CRF or constant bitrate the rate control needs a few keyframes to settle on a repeated
+# picture (0.3-1.0 grey levels between them, 0.45-0.8 of the live level, measured in the same
+# matrix; a live room's keyframes stay within +-20 % of their median): next to a verified
+# repeat, keyframes under this share of the camera's own live level are the same picture
+# re-quantised.
+REPEAT_GROW = 0.8
+# Sparse samples may see no settled keyframe at all (two samples in a 15 s freeze): a keyframe
+# within this share of the live level also repeats. In a live still room every keyframe sits
+# at the live level, so this never fires there; it can where people moving raise the level.
+REPEAT_HIT = 0.3
+# ... and such a settling keyframe still changes about as much as the noise, not like people
+# moving (the still test's ratio; a live camera with people scores 1.5 and more)
+STILL_LOOSE = 1.2
+KEY_LOOKBACK = 4  # earlier keyframes compared (a re-encoded picture repeats at some lag)
+KEY_LOOKBACK_S = 30.0
 _NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 _overlay_cache: dict = {}
 TRIM_BLOCKS = 58  # of 64: frame_diff ignores the six most changed blocks
@@ -124,9 +156,17 @@ def noise_sigma(gray: np.ndarray) -> float:
 
 def is_black(brightness: np.ndarray, contrast: np.ndarray) -> np.ndarray:
     """Black or uniform samples, with hysteresis over the sequence."""
-    enter = (brightness <= BLACK_LUMA) | (contrast <= UNIFORM_STD)
-    stay = (brightness <= BLACK_LUMA_EXIT) | (contrast <= UNIFORM_STD_EXIT)
+    enter = ((brightness <= BLACK_LUMA) & (contrast <= DARK_STD)) | (contrast <= UNIFORM_STD)
+    stay = ((brightness <= BLACK_LUMA_EXIT) & (contrast <= DARK_STD_EXIT)) | (
+        contrast <= UNIFORM_STD_EXIT
+    )
     return _hysteresis(enter, stay)
+
+
+def black_picture(gray: np.ndarray) -> bool:
+    """The per-frame form of :func:`is_black`'s relaxed test (boundary refinement)."""
+    mean, std = float(gray.mean()), float(gray.std())
+    return std <= UNIFORM_STD_EXIT or (mean <= BLACK_LUMA_EXIT and std <= DARK_STD_EXIT)
 
 
 def still_score(frame_diff: np.ndarray, noise: np.ndarray) -> np.ndarray:
@@ -157,12 +197,62 @@ def _hysteresis(
     return out
 
 
+def keyframe_repeats(
+    gray: np.ndarray,
+    t_s: np.ndarray,
+    keyframe: np.ndarray | None,
+    prev: np.ndarray | None,
+    step_s: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per keyframe sample, how closely it repeats an earlier picture, and how far back that
+    picture is (seconds); NaN elsewhere.
+
+    The smallest ``frame_diff`` to the sample just before it (``prev`` for the first, one
+    ``step_s`` earlier) and to the previous ``KEY_LOOKBACK`` keyframes up to
+    ``KEY_LOOKBACK_S`` back (a picture re-encoded at another quantiser repeats once the
+    quantiser comes back). At or below ``REPEAT_DIFF`` the feed showed the same picture again
+    over that lag; above it the sensor's noise was new.
+    """
+    n = len(gray)
+    diff = np.full(n, np.nan, np.float32)
+    lag = np.full(n, np.nan, np.float32)
+    if keyframe is None or len(keyframe) != n:
+        return diff, lag
+    keys: list[int] = []
+    for i in range(n):
+        if not keyframe[i]:
+            continue
+        before = gray[i - 1] if i > 0 else prev
+        partners: list[tuple[np.ndarray, float]] = []
+        if before is not None and before.shape == gray[i].shape:
+            partners.append((before, float(t_s[i] - t_s[i - 1]) if i > 0 else step_s))
+        partners += [
+            (gray[k], float(t_s[i] - t_s[k]))
+            for k in keys[-KEY_LOOKBACK:]
+            if t_s[i] - t_s[k] <= KEY_LOOKBACK_S and k != i - 1
+        ]
+        if partners:
+            d, back = min((frame_difference(gray[i], g), s) for g, s in partners)
+            diff[i], lag[i] = d, back
+        keys.append(i)
+    return diff, lag
+
+
 class PictureSignals:
     """brightness, contrast (luma mean / std), motion and frame_diff to the previous sample,
-    and the picture's sensor-noise level (``noise``) that frame_diff is judged against."""
+    the picture's sensor-noise level (``noise``) that frame_diff is judged against, and
+    ``key_repeat`` (:func:`keyframe_repeats`) that tells a stopped feed from a still room."""
 
     name = "picture"
-    columns = ("brightness", "contrast", "motion", "frame_diff", "noise")
+    columns = (
+        "brightness",
+        "contrast",
+        "motion",
+        "frame_diff",
+        "noise",
+        "key_repeat",
+        "key_repeat_s",
+    )
 
     def __call__(self, batch: FrameBatch, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         gray = without_overlay(batch.gray, clock_region_of(ctx))
@@ -186,10 +276,18 @@ class PictureSignals:
             if prev is not None:
                 diff[i], motion[i] = change(g, prev)
             prev = g
+        before = gray_of(batch.prev) if batch.prev is not None else None
+        if before is not None:
+            before = without_overlay(before, clock_region_of(ctx))
+        repeat, lag = keyframe_repeats(
+            gray, batch.t_s, batch.keyframe, before, float(ctx.analysis.sample_every_s)
+        )
         return {
             "brightness": brightness,
             "contrast": contrast,
             "motion": motion,
             "frame_diff": diff,
             "noise": noise,
+            "key_repeat": repeat,
+            "key_repeat_s": lag,
         }
