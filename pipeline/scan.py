@@ -146,15 +146,27 @@ def _session_timeline(tables: pa.Table, s: ExamSession) -> pa.Table:
 def _people_stats(
     timeline: pa.Table, ctx: SessionContext, checks: Sequence[str], results: runner.Results
 ) -> dict:
-    empty = {"proctor_presence": None, "longest_proctor_absence_s": None, "station_activity": None}
+    empty = {
+        "proctor_presence": None,
+        "longest_proctor_absence_s": None,
+        "station_activity": None,
+        "proctors_seen": None,
+        "candidates_seen": None,
+    }
     if "people" not in checks:
         return empty
     from pipeline.checks.base import Inputs
     from pipeline.checks.people import UNUSABLE, unusable_spans
+    from pipeline.findings.headcount import session_headcount_stats
     from pipeline.findings.people import session_people_stats
 
     used = Inputs(site=ctx.site, used={u: results.get(u, []) for u in UNUSABLE})
-    return {**empty, **session_people_stats(timeline, ctx, unusable_spans(used))}
+    excluded = unusable_spans(used)
+    return {
+        **empty,
+        **session_people_stats(timeline, ctx, excluded),
+        **session_headcount_stats(timeline, ctx, excluded),
+    }
 
 
 def _verdict(coverage: float, events: int) -> str:

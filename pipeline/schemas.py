@@ -46,6 +46,10 @@ SESSIONS = pa.schema(
         ("station_activity", pa.float64()),
         ("verdict", pa.string()),
         ("event_count", pa.int32()),
+        # robust head counts (the largest count seen in at least half of the analysed samples;
+        # null where not measured: no people analysis, no usable picture, no candidate_zone)
+        ("proctors_seen", pa.int32()),
+        ("candidates_seen", pa.int32()),
     ]
 )
 
@@ -104,6 +108,8 @@ TIMELINE_EXTRA = pa.schema(
         ("person_boxes", PERSON_BOXES),
         # 16x12 cells x 4 gradient orientations of log luma (signals/view.py): the camera's view
         ("view_signature", pa.binary(768)),
+        # people whose anchor lies in the camera's candidate_zone (null: no such zone)
+        ("persons_in_candidate_zone", pa.int16()),
     ]
 )
 

@@ -1,4 +1,6 @@
-"""People on the sampled frames: how many, and how many stand in the proctor and station zones.
+"""People on the sampled frames: how many, and how many stand in the proctor, station and
+candidate zones (``persons_in_candidate_zone`` is null for a camera without a candidate zone:
+no head count there, rather than a count of zero).
 
 The detector comes from the analysis context (built once per worker by the scan); without one,
 the committed SSDLite detector is built lazily on first use.
@@ -38,6 +40,7 @@ class PeopleSignals:
         "persons_in_station_zone",
         "station_hands_on",
         "person_boxes",
+        "persons_in_candidate_zone",
     )
 
     def __init__(self) -> None:
@@ -65,6 +68,7 @@ class PeopleSignals:
         anchor = ctx.analysis.person_anchor
         proctor = Zone.of(ctx.camera.proctor_zone)
         station = Zone.of(ctx.camera.station_zone)
+        seats = Zone.of(ctx.camera.candidate_zone)
         return {
             "persons": np.array([len(d) for d in dets], np.int16),
             "persons_in_proctor_zone": np.array(
@@ -75,6 +79,10 @@ class PeopleSignals:
             ),
             "station_hands_on": hands_on(batch, dets, station, anchor),
             "person_boxes": person_boxes(batch, dets),
+            "persons_in_candidate_zone": np.array(
+                [np.nan if seats is None else count_in(d, seats, anchor) for d in dets],
+                np.float32,
+            ),
         }
 
 
