@@ -98,6 +98,11 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:.0f}%"
 
 
+def _count(v: int | None) -> str:
+    """A head count, or a dash where it was not measured (older evidence: no column)."""
+    return "–" if v is None else str(v)
+
+
 def _secs(v: float | None) -> str:
     if v is None:
         return "–"
@@ -172,6 +177,8 @@ def build_context(
                 "proctor_presence": _pct(s["proctor_presence"]),
                 "longest_absence": _secs(s["longest_proctor_absence_s"]),
                 "station_activity": _pct(s["station_activity"]),
+                "proctors_seen": _count(s.get("proctors_seen")),
+                "candidates_seen": _count(s.get("candidates_seen")),
                 "event_count": s["event_count"] if s["event_count"] is not None else len(s_events),
                 "counts": sorted(counts.items()),
                 "sheet": _media(sheet, media_prefix, evidence_dir),
