@@ -75,26 +75,34 @@ def invigilator(seed: int, plan: Plan) -> Walker:
     return Walker(PROCTOR, tuple(_dedupe(path)), seed=seed)
 
 
-def staffed_room(seed: int, plan: Plan, candidates: int = 4) -> list[Actor]:
-    """A theory room: the invigilator on ``plan`` and the first ``candidates`` seats taken."""
-    return [invigilator(seed, plan), *_seated_class(seed, practical=False)[:candidates]]
+ALL_SEATS = (0, 1, 2, 3)
 
 
-PLANS: dict[str, tuple[Plan, int]] = {  # script -> (invigilator plan, candidates seated)
+def staffed_room(seed: int, plan: Plan, seats: Sequence[int] = ALL_SEATS) -> list[Actor]:
+    """A theory room: the invigilator on ``plan`` and candidates in ``seats`` (indices of the
+    room's four seats: back left, back right, front left, front right)."""
+    class_ = _seated_class(seed, practical=False)
+    return [invigilator(seed, plan), *(class_[i] for i in seats)]
+
+
+PLANS: dict[str, tuple[Plan, Sequence[int]]] = {  # script -> (invigilator plan, seats taken)
     # the invigilator sits at the desk all session: present, never absent
-    "proctor_seated": ((("sit", HORIZON_S),), 4),
-    # at the desk, down the aisle, back at the desk: one invigilator; two of four seats taken
-    "desk_and_aisle": ((("sit", 50.0), ("aisle", 95.0), ("sit", 140.0), ("aisle", HORIZON_S)), 2),
+    "proctor_seated": ((("sit", HORIZON_S),), ALL_SEATS),
+    # at the desk, down the aisle, back at the desk: one invigilator; the front row taken only
+    "desk_and_aisle": (
+        (("sit", 50.0), ("aisle", 95.0), ("sit", 140.0), ("aisle", HORIZON_S)),
+        (2, 3),
+    ),
     # down the centre aisle among the candidates, then pacing at the front
-    "walks_the_aisle": ((("aisle", 90.0), ("front", HORIZON_S)), 4),
+    "walks_the_aisle": ((("aisle", 90.0), ("front", HORIZON_S)), ALL_SEATS),
     # seated first, pacing, out of the room for over a minute, pacing, back to the desk
     "proctor_leaves": (
         (("sit", 30.0), ("front", 42.0), ("away", 115.0), ("front", 140.0), ("sit", HORIZON_S)),
-        4,
+        ALL_SEATS,
     ),
 }
 
 
 def script(name: str, seed: int) -> list[Actor]:
-    plan, candidates = PLANS[name]
-    return staffed_room(seed, plan, candidates)
+    plan, seats = PLANS[name]
+    return staffed_room(seed, plan, seats)
