@@ -19,7 +19,7 @@ class Candidates(Check):
             "candidate_count_mismatch",
             "考生人数不符",
             "Candidate count mismatch",
-            "#7c3aed",
+            "#4d7c0f",
             checklist="3",
             people=True,
         ),

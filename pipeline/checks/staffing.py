@@ -19,7 +19,7 @@ class Staffing(Check):
             "proctor_understaffed",
             "监考人员不足",
             "Too few proctors",
-            "#b45309",
+            "#a16207",
             checklist="5",
             people=True,
         ),
