@@ -262,31 +262,11 @@ def _seated_class(seed: int, practical: bool) -> list[Actor]:
     ]
 
 
-def _theory(seed: int, absences: Sequence[tuple[float, float]] = ()) -> list[Actor]:
-    """Proctor pacing at the front, leaving through the door for each (leave, back) pair."""
+def _theory(seed: int) -> list[Actor]:
+    """Proctor pacing at the front of a full theory room (rooms whose invigilator also sits
+    at the desk, walks the aisle or leaves: pipeline.samples.invigilator)."""
     rng = np.random.default_rng(_stable_int("theory", seed))
-    x_range, y_range = (0.34, 0.66), (0.74, 0.79)
-    path: list[Waypoint] = []
-    t = 0.0
-    for leave, back in absences:
-        path += _pacing(
-            rng,
-            x_range,
-            y_range,
-            t,
-            leave - 8.0,
-            *(path[-1].x, path[-1].y) if path else (None, None),
-        )
-        last = path[-1]
-        # walk out of the door on the left, stay away, walk back in (~0.08 frame widths/s)
-        out_t = last.t + (last.x + 0.15) / 0.08
-        path += [Waypoint(out_t, -0.15, 0.72, facing=-1), Waypoint(back, -0.15, 0.72, facing=1)]
-        path.append(Waypoint(back + 0.55 / 0.08, 0.40, 0.76, facing=1))
-        t = path[-1].t
-    path += _pacing(
-        rng, x_range, y_range, t, HORIZON_S, *(path[-1].x, path[-1].y) if path else (None, None)
-    )
-    path = _dedupe(path)
+    path = _dedupe(_pacing(rng, (0.34, 0.66), (0.74, 0.79), 0.0, HORIZON_S))
     return [Walker(PROCTOR, tuple(path), seed=seed), *_seated_class(seed, practical=False)]
 
 
