@@ -228,3 +228,18 @@ def test_site_settings_and_candidate_zone_at_the_edge(tmp_path):
         with pytest.raises(InputError) as err:
             load_site(_site_toml(tmp_path, body))
         assert key in str(err.value), (body, str(err.value))
+
+
+def test_a_poster_in_the_proctor_zone_is_not_a_second_invigilator():
+    """Two required, one invigilator moving about and a motionless person-shaped poster in the
+    proctor zone: understaffed, not staffed; the finding says what was left out."""
+    t = np.arange(0, 600, STEP)
+    person, poster = (0.3, 0.2, 0.4, 0.7), (0.7, 0.1, 0.8, 0.6)
+    boxes = _boxes(len(t), [person, poster], lambda i, k: 0.0 if k == 1 else 0.04 * (i % 2))
+    tl = _timeline(t, persons_in_proctor_zone=np.full(len(t), 2))
+    tl = tl.append_column("person_boxes", boxes)
+    events = ProctorUnderstaffedFinder()(tl, _ctx())
+    assert [_secs(e) for e in events] == [(0.0, 600.0)]
+    assert events[0].details["proctors_seen"] == 1
+    assert events[0].details["static_lookalikes_ignored"][0]["box"] == list(poster)
+    assert session_headcount_stats(tl, _ctx())["proctors_seen"] == 1
