@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("scaling", "probe"):
             if key in earlier:
                 results[key] = earlier[key]
+
     def save() -> None:  # after every part, so a long run keeps what it measured
         results["wall_s"] = round(time.time() - t0)
         path = suite.write_results(results)

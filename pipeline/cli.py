@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-clips", action="store_true", help="skip clips and thumbnails")
     p.add_argument("--no-report", action="store_true", help="skip report/index.html")
+    p.add_argument(
+        "--no-schedule",
+        action="store_true",
+        help="no exam plan: derive sessions from the recordings (people present)",
+    )
     p.add_argument("--sign-key", type=Path, metavar="KEY", help="Ed25519 key that signs the seal")
     p.add_argument(
         "--reference",
@@ -116,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--xlsx", type=Path, metavar="FILE")
     p.add_argument("--csv", type=Path, metavar="FILE")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
+    p.add_argument(
+        "--sign-key", type=Path, metavar="KEY", help="re-sign the seal (a list saved inside)"
+    )
 
     p = sub.add_parser("summary", help="roll up many evidence folders (centres, months)")
     p.add_argument("evidence", type=Path, nargs="+")
@@ -160,6 +168,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         progress=args.progress,
         clips=not args.no_clips,
         report=not args.no_report,
+        no_schedule=args.no_schedule,
         sign_key=args.sign_key,
         reference=args.reference,
     )
@@ -242,10 +251,23 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 2
     if not (args.evidence / "events.parquet").is_file():
         raise InputError(args.evidence, None, "not an evidence folder (no events.parquet)")
-    for path in export_problem_list(
-        args.evidence, xlsx=args.xlsx, csv_path=args.csv, lang=args.lang
-    ):
-        print(f"wrote {path}")
+    from pipeline import seal
+    from pipeline.evidence import evidence_lock
+
+    key = seal.signing_key(args.sign_key, args.evidence)
+    root = args.evidence.resolve()
+    with evidence_lock(args.evidence):
+        paths = export_problem_list(
+            args.evidence, xlsx=args.xlsx, csv_path=args.csv, lang=args.lang
+        )
+        # a list saved in the evidence folder is a view of it: sealed as derived, not unknown
+        inside = [p for p in paths if p.resolve().is_relative_to(root)]
+        sealed = seal.reseal(args.evidence, inside, sign_key=key) if inside else None
+    for path in paths:
+        note = " (sealed as a derived view)" if sealed and path in inside else ""
+        print(f"wrote {path}{note}")
+    if inside:
+        _unsigned_warning(args.evidence, key)
     return 0
 
 

@@ -71,6 +71,9 @@ class Analysis:
     chunk_s: float = 300.0  # one Dask task per chunk of this length, cut at keyframes
     person_anchor: str = "bottom_center"  # or "center": which box point decides zone membership
     file_timeout_s: float = 600.0  # per-file limit so one bad file cannot hang the batch
+    # people only, this coarse, where no session is scheduled (unscheduled_activity); the
+    # ends of what it finds are sampled again at sample_every_s; 0: not analysed
+    unscheduled_every_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,10 @@ def _section(path: Path, prefix: str, cls: type, raw: Any) -> Any:
         for key in ("sample_every_s", "width", "chunk_s", "file_timeout_s"):
             if getattr(obj, key) <= 0:
                 raise InputError(path, f"{prefix}.{key}", "must be > 0")
+        if obj.unscheduled_every_s < 0:
+            raise InputError(
+                path, f"{prefix}.unscheduled_every_s", "must be >= 0 (0: only scheduled windows)"
+            )
     return obj
 
 

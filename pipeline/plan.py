@@ -15,9 +15,11 @@ def overlaps(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> bool:
 
 
 def plan_sessions(
-    sessions: Sequence[ExamSession], probes: Iterable[FileProbe], site: Site
+    sessions: Sequence[ExamSession], probes: Iterable[FileProbe], site: Site, planned: bool = True
 ) -> tuple[list[SessionContext], list[str]]:
-    """Each session with the files of its camera that overlap its window, plus warnings."""
+    """Each session with the files of its camera that overlap its window, plus warnings
+    (``planned`` False: the sessions were derived from the recordings, so a camera without
+    one merely showed nobody)."""
     probes = list(probes)
     warnings: list[str] = []
     by_camera: dict[str, list[FileProbe]] = {}
@@ -45,7 +47,7 @@ def plan_sessions(
                 f"{probe.path}: cannot tell the start time (no manifest row, the file name "
                 "does not match filename_pattern, no creation_time tag); not assigned"
             )
-        elif probe.camera_id not in scheduled:
+        elif probe.camera_id not in scheduled and planned:
             warnings.append(f"{probe.path}: camera {probe.camera_id!r} is not in the schedule")
     contexts = []
     for session in sorted(sessions, key=lambda s: (s.scheduled_start, s.session_id)):

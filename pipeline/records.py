@@ -54,6 +54,7 @@ class ExamSession:
     scheduled_end: datetime
     candidates: int
     proctors_required: int
+    planned: bool = True  # False: derived from the recordings (scan --no-schedule)
 
     @property
     def duration_s(self) -> float:

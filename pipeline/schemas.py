@@ -50,6 +50,8 @@ SESSIONS = pa.schema(
         # null where not measured: no people analysis, no usable picture, no candidate_zone)
         ("proctors_seen", pa.int32()),
         ("candidates_seen", pa.int32()),
+        # extension: False for a session derived from the recordings (scan --no-schedule)
+        ("planned", pa.bool_()),
     ]
 )
 
@@ -94,11 +96,10 @@ TIMELINE_EXTRA = pa.schema(
         ("t_file_s", pa.float64()),  # offset in the source file
         ("contrast", pa.float32()),  # luma standard deviation
         ("frame_diff", pa.float32()),  # mean abs difference to the previous sample
-        ("view_similarity", pa.float32()),  # 1 - distance to the camera's usual view (0-1)
+        ("view_similarity", pa.float32()),  # 1 - distance to the camera's usual view (0-1), batch
         ("fingerprint", pa.uint64()),  # 64-bit perceptual hash for loop search
         ("clock_offset_s", pa.float32()),  # OCR'd clock minus file timeline
         ("persons_in_station_zone", pa.int16()),
-        ("speech_ratio", pa.float32()),
         ("noise", pa.float32()),  # spatial sensor-noise estimate (grey levels): frozen floor
         ("layout", pa.uint64()),  # 8x8 block average hash: where things are, for view changes
         ("motion_cells", pa.uint64()),  # 8x8 cells that changed since the previous sample

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from pipeline import __version__
 from pipeline.evidence import CACHE_DIR, atomic_write_bytes, evidence_lock, sha256_path
 from pipeline.review import reviews as log
+
+_logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -142,7 +145,7 @@ def seal_primary(
         files, derived = {}, {}
         for path in evidence_files(root):
             rel, sha = path.relative_to(root).as_posix(), sha256_path(path)
-            if not is_derived(rel):
+            if not is_derived(rel) and rel not in old_derived:
                 files[rel] = sha
             elif old_derived.get(rel, {}).get("sha256") == sha:
                 derived[rel] = old_derived[rel]
@@ -155,9 +158,26 @@ def seal_primary(
             "inputs": inputs,
             "files": files,
             "derived": derived,
-            "reviews": _log_state(root),
+            "reviews": _reviews_state(root),
         }
         return _finish(root, manifest, sign_key)
+
+
+def _reviews_state(root: Path) -> dict:
+    """The verdict log's state for a new primary seal. A rescan must not launder the log:
+    when it no longer matches the seal on disk (a verdict edited, deleted or reordered), the
+    old state is kept, so ``archive-check`` goes on naming the change."""
+    try:
+        sealed = read_manifest(root).get("reviews")
+    except (OSError, ValueError):
+        sealed = None
+    if sealed and review_log_problems(root, log.load_reviews(root).to_pylist()):
+        _logger.warning(
+            "%s: the verdict log does not match its seal; the seal keeps the sealed log state",
+            root / REVIEWS,
+        )
+        return sealed
+    return _log_state(root)
 
 
 def reseal(

@@ -14,7 +14,7 @@ import pytest
 from clipgen import SCHEDULE_HEADER, write_clip
 from distributed import Client, LocalCluster
 
-from pipeline.scan import Hung, collect
+from pipeline.dispatch import Hung, collect
 
 CLI = [sys.executable, "-m", "pipeline"]
 

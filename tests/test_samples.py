@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
+from pipeline.checks.registry import kinds as registered_kinds
 from pipeline.config import load_site
 from pipeline.records import EVENT_KINDS
 from pipeline.schedule import load_schedule
@@ -113,7 +114,7 @@ def test_ground_truth_follows_the_conventions(sample_centre: Path, truth: dict) 
     assert truth["seed"] == 0 and truth["generator_version"]
     assert set(truth["sessions"]) == set(scheduled)
     kinds = {f["kind"] for f in truth["findings"]}
-    assert kinds <= set(EVENT_KINDS)
+    assert kinds <= set(registered_kinds())
     # every fault the issues ask for is injected
     assert kinds >= set(EVENT_KINDS) - {"file_unreadable"}
     for f in truth["findings"]:
@@ -122,7 +123,7 @@ def test_ground_truth_follows_the_conventions(sample_centre: Path, truth: dict) 
         if f["source_file"] is not None:
             assert (sample_centre / f["source_file"]).is_file(), f
         if f["session_id"] is None:
-            assert f["kind"] in ("format_noncompliant", "file_unreadable")
+            assert f["kind"] in ("format_noncompliant", "file_unreadable", "unscheduled_activity")
             continue
         row = scheduled[f["session_id"]]
         assert f["camera_id"] == row["camera_id"]
@@ -138,7 +139,9 @@ def test_file_names_and_spans_match_the_schedule(sample_centre: Path, truth: dic
     }
     files = sorted(sample_centre.glob("*.mp4"))
     listed = [name for facts in truth["sessions"].values() for name in facts["files"]]
-    assert sorted(p.name for p in files) == sorted(listed)
+    unplanned = [name for facts in truth["unplanned"].values() for name in facts["files"]]
+    assert unplanned  # an exam recorded outside the plan (issue 16)
+    assert sorted(p.name for p in files) == sorted(listed + unplanned)
     for sid, facts in truth["sessions"].items():
         row = scheduled[sid]
         if not facts["files"]:

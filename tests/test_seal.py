@@ -269,6 +269,31 @@ def test_appending_to_a_broken_log_is_refused(copy):
     assert (copy / "reviews.parquet").read_bytes() == before
 
 
+def test_a_problem_list_saved_in_the_folder_is_a_sealed_derived_view(copy, keys):
+    done = cli("export", copy, "--xlsx", copy / "problems.xlsx", "--sign-key", keys[0])
+    assert done.returncode == 0, done.stderr
+    assert "sealed as a derived view" in done.stdout
+    result = check(copy, "--public-key", keys[1])
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = seal.read_manifest(copy)
+    assert manifest["derived"]["problems.xlsx"]["from_primary"] == manifest["seal"]["primary"]
+    (copy / "problems.xlsx").write_bytes(b"PK forged")  # the list edited afterwards
+    assert "problems.xlsx" in _fails(copy, keys[1])
+
+
+def test_a_rescan_does_not_launder_a_changed_verdict_log(copy, keys, sample_centre):
+    rows = _rows(copy)
+    rows[0]["note"] = "rewritten"
+    _write_rows(copy, rows)
+    done = cli(
+        "scan", sample_centre, "--out", copy, "--checks", "coverage", "--no-clips",
+        "--workers", "1", "--sign-key", keys[0],
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    assert "does not match its seal" in done.stderr
+    _fails(copy, keys[1], "row 1", "edited")
+
+
 # --- the chain as a pure function ------------------------------------------------------
 
 

@@ -134,6 +134,8 @@ class Inputs:
     ctx: SessionContext | None = None
     probe: FileProbe | None = None
     contexts: Sequence[SessionContext] = ()
+    # batch scope: timeline rows outside every scheduled session (coarse; people only)
+    outside: pa.Table | None = None
     used: Mapping[str, Sequence[Candidate]] = field(default_factory=dict)
 
 

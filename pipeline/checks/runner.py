@@ -30,6 +30,7 @@ def _run(groups: tuple[str, ...], scope: str, base: Inputs) -> tuple[list[Event]
             ctx=base.ctx,
             probe=base.probe,
             contexts=base.contexts,
+            outside=base.outside,
             used={u: results[u] for u in check.uses},
         )
         results[check.name] = check.find(inputs)
@@ -50,9 +51,14 @@ def session_events(
 
 
 def batch_events(
-    timeline: pa.Table, contexts: Sequence[SessionContext], site: Site, groups: tuple[str, ...]
+    timeline: pa.Table,
+    contexts: Sequence[SessionContext],
+    site: Site,
+    groups: tuple[str, ...],
+    outside: pa.Table | None = None,
 ) -> list[Event]:
-    return _run(groups, "batch", Inputs(site=site, timeline=timeline, contexts=contexts))[0]
+    base = Inputs(site=site, timeline=timeline, contexts=contexts, outside=outside)
+    return _run(groups, "batch", base)[0]
 
 
 def refine(events: list[Event], probes: Mapping[str, FileProbe], site: Site) -> list[Event]:

@@ -39,6 +39,22 @@ def view_distances(timeline: pa.Table, views: CameraViews, t: np.ndarray) -> np.
     return dist
 
 
+def with_view_similarity(timeline: pa.Table, views: CameraViews | None) -> pa.Table:
+    """The timeline with ``view_similarity`` = 1 - distance to the camera's usual view.
+
+    Written once the batch's usual views are known (they need every session of the camera),
+    so an inspector can plot how far each sample is from what the camera should show; null
+    where the sample has no usable picture (black, no signature) or no view was learned.
+    """
+    name = "view_similarity"
+    if name not in timeline.column_names or views is None or not timeline.num_rows:
+        return timeline
+    t = timeline["t"].cast(pa.int64()).to_numpy(zero_copy_only=False) / 1000.0
+    sim = np.clip(1.0 - view_distances(timeline, views, t), 0.0, 1.0)
+    col = pa.array(sim.astype(np.float32), pa.float32(), mask=np.isnan(sim))
+    return timeline.set_column(timeline.column_names.index(name), name, col)
+
+
 def _median3(d: np.ndarray) -> np.ndarray:
     """Median of each known value with its known neighbours: one odd sample is no change."""
     idx = np.flatnonzero(~np.isnan(d))

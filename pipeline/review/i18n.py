@@ -79,6 +79,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "station_activity": ("工位操作率", "Station activity"),
     "count": ("问题数", "Findings"),
     "timelines": ("场次时间线", "Session timelines"),
+    "plan_vs_seen": ("考试计划与实际活动", "Exam plan against what the cameras saw"),
+    "plan_row": ("计划场次", "Planned"),
+    "seen_row": ("计划外活动", "Outside the plan"),
+    "legend_planned": ("计划场次", "Planned session"),
+    "legend_not_held": ("计划但未举行", "Planned, not held"),
+    "legend_unscheduled": ("计划外考试活动", "Activity outside the plan"),
+    "legend_derived": ("由录像推断的场次", "Session derived from the recordings"),
+    "no_plan": (
+        "未提供考试计划（schedule.csv）：场次由录像中的人员活动推断，无法核对是否按计划组织考试（检查项3）。",
+        "No exam plan (schedule.csv) was given: sessions were derived from the people seen in "
+        "the recordings; whether exams were held as planned (item 3) cannot be checked.",
+    ),
     "lane_recorded": ("录像", "Recorded"),
     "lane_proctor": ("监考/考评员在场", "Proctor / examiner"),
     "lane_station": ("工位操作", "Station"),

@@ -23,6 +23,7 @@ from pipeline.errors import InputError
 from pipeline.inspectorate.checklist import ITEMS, item_of
 from pipeline.review import i18n
 from pipeline.review.media import atomic_path
+from pipeline.review.planstrip import plan_strips
 from pipeline.review.reviews import ReviewState, load_reviews, review_states
 from pipeline.review.timeline import SVG_W, session_timeline
 from pipeline.review.timeline import hm as _hm
@@ -63,6 +64,15 @@ def _read(evidence_dir: Path, name: str) -> list[dict[str, Any]]:
         ]
         table = table.select(wanted)
     return table.to_pylist()
+
+
+def _inputs(evidence_dir: Path) -> dict:
+    """manifest.json's ``inputs`` (empty when there is none yet or it cannot be read)."""
+    try:
+        data = json.loads((Path(evidence_dir) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data.get("inputs") or {}
 
 
 def site_timezone(evidence_dir: Path) -> ZoneInfo:
@@ -293,6 +303,8 @@ def build_context(
             "unreadable": sum(bool(f["error"]) for f in files),
         },
         "kind_colours": kind_colours(kinds_present),
+        "plan_strips": plan_strips(sessions, events, tz),
+        "no_plan": bool(_inputs(evidence_dir).get("no_schedule")),
         "svg_w": SVG_W,
     }
 

@@ -116,6 +116,7 @@ def generate(
     findings: list[dict] = []
     facts: dict[str, dict] = {}
     clean: list[str] = []
+    unplanned: dict[str, dict] = {}
     jobs: list[tuple[str, int]] = []
     min_height = dayplan.RULES["min_height"]
     for spec in SESSIONS:
@@ -142,8 +143,26 @@ def generate(
                 )
             if wanted is None or spec.session_id in wanted:
                 jobs.append((spec.session_id, index))
+        if not spec.planned:  # a camera-level finding; no session of the plan
+            findings.append(
+                _finding(
+                    "unscheduled_activity",
+                    None,
+                    cam.camera_id,
+                    start_local,
+                    start_local + timedelta(seconds=spec.duration_s),
+                    names[0],
+                    f"{spec.note}: a class seated for {spec.duration_s:.0f} s",
+                )
+            )
+            unplanned[spec.session_id] = {"camera_id": spec.camera_id, "files": names}
+            continue
         session_findings = expected(spec.faults, spec.duration_s, plans, start_local)
         session_findings += _people_expected(spec, cam, plans, scene)
+        if not people.has_people(spec.people):
+            session_findings.append(
+                Expected("session_not_held", 0.0, spec.duration_s, 0, "planned exam, room empty")
+            )
         for e in session_findings:
             findings.append(_session_finding(e, spec, names, start_local))
         if not session_findings and cam.height >= min_height:
@@ -175,6 +194,7 @@ def generate(
         "findings": findings,
         "clean_sessions": clean,
         "sessions": facts,
+        "unplanned": unplanned,  # recorded activity that schedule.csv does not list
     }
     (out_dir / "ground_truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return out_dir

@@ -90,7 +90,7 @@ PLANS: dict[str, tuple[Plan, Sequence[int]]] = {  # script -> (invigilator plan,
     "proctor_seated": ((("sit", HORIZON_S),), ALL_SEATS),
     # at the desk, down the aisle, back at the desk: one invigilator; the front row taken only
     "desk_and_aisle": (
-        (("sit", 50.0), ("aisle", 95.0), ("sit", 140.0), ("aisle", HORIZON_S)),
+        (("sit", 35.0), ("aisle", 65.0), ("sit", HORIZON_S)),
         (2, 3),
     ),
     # down the centre aisle among the candidates, then pacing at the front

@@ -1,0 +1,78 @@
+"""Dask plumbing for the scan: the cluster, and collecting tasks so that one bad file never
+stalls the batch (a task without progress for the per-file timeout is declared hung)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+@contextmanager
+def dask_client(workers: int | None, scheduler: str | None):
+    """A client on ``scheduler`` or on a local cluster of worker processes."""
+    from distributed import Client, LocalCluster
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    if scheduler:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
+        return
+    n = workers or os.cpu_count() or 1
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            # no dashboard; ":0" also keeps the scheduler's HTTP endpoint off port 8787, so
+            # concurrent scans on one machine do not warn about a busy port
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+@dataclass(frozen=True)
+class Hung(Exception):
+    """A task made no progress for the per-file timeout; its worker was restarted."""
+
+    timeout_s: float
+
+    def __str__(self) -> str:
+        return f"no progress within {self.timeout_s:g} s (per-file timeout); worker restarted"
+
+
+def collect(client, futures: Sequence, timeout_s: float):
+    """Yield ``(future, result_or_exception)`` as tasks finish.
+
+    When no task finishes for ``timeout_s``, the tasks still running are declared hung: they
+    are cancelled, their workers restarted (a hung decoder cannot be interrupted in-process),
+    and each is yielded with a :class:`Hung` error, so one bad file never stalls the batch.
+    """
+    from distributed import wait
+
+    pending = set(futures)
+    while pending:
+        try:
+            done, pending = wait(pending, timeout=timeout_s, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            processing = client.processing()
+            running = {k for keys in processing.values() for k in keys}
+            hung = {f for f in pending if f.key in running}
+            workers = [w for w, keys in processing.items() if running & set(keys)]
+            for fut in hung:
+                fut.cancel()
+                yield fut, Hung(timeout_s)
+            pending -= hung
+            if workers:
+                client.restart_workers(workers, raise_for_error=False)
+            continue
+        for fut in done:
+            try:
+                yield fut, fut.result()
+            except Exception as exc:
+                yield fut, exc
