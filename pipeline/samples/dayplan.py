@@ -212,7 +212,7 @@ SESSIONS: tuple[SessionSpec, ...] = (
         "Work at height (theory)",
         "09:10:00",
         people="proctor_seated",
-        duration_s=60.0,
+        duration_s=140.0,
         note="clean: the invigilator sits at the front desk all session",
     ),
     SessionSpec(
@@ -223,7 +223,7 @@ SESSIONS: tuple[SessionSpec, ...] = (
         "09:20:00",
         people="desk_and_aisle",
         proctors=2,
-        duration_s=90.0,
+        duration_s=140.0,
         note="two invigilators planned, one there (desk and aisle); two of four candidates",
     ),
     # cam02: a class held when the plan lists nothing for the room (issue 16)
