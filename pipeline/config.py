@@ -92,6 +92,7 @@ class Camera:
     proctor_zone: Polygon = FULL_FRAME
     station_zone: Polygon | None = None
     clock_region: tuple[float, float, float, float] | None = None
+    candidate_zone: Polygon | None = None  # where candidates sit (head count vs the roster)
     reference_image: Path | None = None  # the camera's usual view (else learned per batch)
     configured: bool = True  # False for a camera seen only in the schedule
 
@@ -228,7 +229,7 @@ def _camera(path: Path, camera_id: str, raw: Any) -> Camera:
     prefix = f"cameras.{camera_id}"
     if not isinstance(raw, dict):
         raise InputError(path, prefix, "must be a table")
-    allowed = {"proctor_zone", "station_zone", "clock_region", "reference_image"}
+    allowed = {"proctor_zone", "station_zone", "clock_region", "candidate_zone", "reference_image"}
     for key in raw:
         if key not in allowed:
             raise InputError(
@@ -244,6 +245,9 @@ def _camera(path: Path, camera_id: str, raw: Any) -> Camera:
         else None,
         clock_region=_region(path, f"{prefix}.clock_region", raw["clock_region"])
         if "clock_region" in raw
+        else None,
+        candidate_zone=_polygon(path, f"{prefix}.candidate_zone", raw["candidate_zone"])
+        if "candidate_zone" in raw
         else None,
         reference_image=_image(path, f"{prefix}.reference_image", raw["reference_image"])
         if "reference_image" in raw

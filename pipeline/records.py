@@ -27,6 +27,8 @@ EVENT_KINDS: tuple[str, ...] = (
     "qa_substitution",
     "format_noncompliant",
     "file_unreadable",
+    "proctor_understaffed",
+    "candidate_count_mismatch",
 )
 
 

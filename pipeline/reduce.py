@@ -42,15 +42,23 @@ def _people_stats(
         "longest_proctor_absence_s": None,
         "station_activity": None,
         "unverifiable_s": None,
+        "proctors_seen": None,
+        "candidates_seen": None,
     }
     if "people" not in checks:
         return empty
     from pipeline.checks.base import Inputs
     from pipeline.checks.people import UNUSABLE, unusable_spans
+    from pipeline.findings.headcount import session_headcount_stats
     from pipeline.findings.people import session_people_stats
 
     used = Inputs(site=ctx.site, used={u: results.get(u, []) for u in UNUSABLE})
-    return {**empty, **session_people_stats(timeline, ctx, unusable_spans(used))}
+    excluded = unusable_spans(used)
+    return {
+        **empty,
+        **session_people_stats(timeline, ctx, excluded),
+        **session_headcount_stats(timeline, ctx, excluded),
+    }
 
 
 def _verdict(coverage: float, events: int) -> str:

@@ -46,6 +46,10 @@ SESSIONS = pa.schema(
         ("station_activity", pa.float64()),
         ("verdict", pa.string()),
         ("event_count", pa.int32()),
+        # robust head counts (the largest count seen in at least half of the analysed samples;
+        # null where not measured: no people analysis, no usable picture, no candidate_zone)
+        ("proctors_seen", pa.int32()),
+        ("candidates_seen", pa.int32()),
         # scheduled seconds whose picture could not show people (black, frozen, turned away):
         # counted as neither presence nor absence (an extension, after the contract columns)
         ("unverifiable_s", pa.float64()),
@@ -115,6 +119,8 @@ TIMELINE_EXTRA = pa.schema(
         # keyframe_repeats); <= REPEAT_DIFF a stopped feed, not a still room. NaN elsewhere
         ("key_repeat", pa.float32()),
         ("key_repeat_s", pa.float32()),  # ... and how many seconds back that picture was
+        # people whose anchor lies in the camera's candidate_zone (null: no such zone)
+        ("persons_in_candidate_zone", pa.int16()),
     ]
 )
 

@@ -258,6 +258,8 @@ def test_evidence_types_exactly_as_design(centre: Path, tmp_path: Path) -> None:
             ("station_activity", f64),
             ("verdict", s),
             ("event_count", pa.int32()),
+            ("proctors_seen", pa.int32()),  # robust head counts, null where not measured
+            ("candidates_seen", pa.int32()),
         ],
         "files": [
             ("path", s),

@@ -16,7 +16,7 @@ import pytest
 
 COVERAGE = ("recording_missing", "recording_gap", "format_noncompliant", "file_unreadable")
 INTEGRITY = ("black_screen", "frozen_video", "view_changed", "looped_footage", "clock_jump")
-PEOPLE = ("proctor_absent", "qa_substitution")
+PEOPLE = ("proctor_absent", "qa_substitution", "proctor_understaffed", "candidate_count_mismatch")
 PLAN = ("session_not_held", "unscheduled_activity")  # issue 16: edges within 5 s
 TOLERANCE_S = {
     **dict.fromkeys(COVERAGE, 1.0),
@@ -105,6 +105,29 @@ def test_clean_sessions_have_no_findings(truth: dict, events: list[dict], sample
     for row in sessions:
         if row["session_id"] in clean:
             assert (row["verdict"], row["event_count"], row["coverage"]) == ("pass", 0, 1.0)
+
+
+def test_head_counts_match_the_people_in_the_picture(truth: dict, sample_scan) -> None:
+    """Sessions' robust counts equal the people really there (ground truth from the rendered
+    paths): the seated invigilator counts, candidates behind desks count, and a camera without
+    a candidate zone or a session without video has no count."""
+    sessions = pq.read_table(sample_scan[1] / "sessions.parquet").to_pylist()
+    wrong = []
+    for row in sessions:
+        facts = truth["sessions"][row["session_id"]]
+        seen = (row["proctors_seen"], row["candidates_seen"])
+        if seen != (facts["proctors_present"], facts["candidates_present"]):
+            wrong.append(
+                f"{row['session_id']}: seen {seen}, there {facts['proctors_present']}, "
+                f"{facts['candidates_present']}"
+            )
+    assert not wrong, wrong
+    seated = [
+        s
+        for s in truth["clean_sessions"]
+        if truth["sessions"][s]["people_script"] == "proctor_seated"
+    ]
+    assert seated, "a clean session whose invigilator sits at the desk throughout"
 
 
 def test_sessions_rows_cover_the_schedule(sample_centre: Path, sample_scan) -> None:

@@ -40,6 +40,7 @@ COUNT_COLUMNS = {  # timeline column -> zone of the camera it counts (None: whol
     "persons": None,
     "persons_in_proctor_zone": "proctor_zone",
     "persons_in_station_zone": "station_zone",
+    "persons_in_candidate_zone": "candidate_zone",
 }
 
 

@@ -264,6 +264,8 @@ def _overlay(img: np.ndarray, camera_id: str | None, site: Site, detector: objec
         media.draw_polygon(img, camera.proctor_zone, media.PROCTOR_COLOUR, "proctor zone")
         if camera.station_zone is not None:
             media.draw_polygon(img, camera.station_zone, media.STATION_COLOUR, "station zone")
+        if camera.candidate_zone is not None:
+            media.draw_polygon(img, camera.candidate_zone, media.CANDIDATE_COLOUR, "candidate zone")
     if detector is not None:
         try:
             found = detector.detect(img[None])[0]  # type: ignore[attr-defined]

@@ -62,7 +62,19 @@ STRINGS: dict[str, tuple[str, str]] = {
     "end": ("结束", "End"),
     "coverage": ("录像覆盖率", "Coverage"),
     "longest_gap": ("最长中断", "Longest gap"),
-    "proctor_presence": ("监考在场率", "Proctor presence"),
+    # the proctor zone: where the invigilator is in a theory exam, and where the examiner
+    # (考评员) stands or sits in a practical exam
+    "proctor_presence": ("监考在场率（实操为考评员）", "Proctor presence (practical: examiner)"),
+    "proctors_seen": ("监考人数（实操为考评员）", "Proctors seen (practical: examiners)"),
+    "candidates_seen": ("考生人数", "Candidates seen"),
+    "proctor_zone_note": (
+        "监考区：理论考试为监考员所在区域，实操考试为考评员站立或就座之处；人数为分析样本中"
+        "至少一半样本达到的人数，已排除海报等静态误检；“–”表示未测（无画面或未设考生区）。",
+        "Proctor zone: where the invigilator is in a theory exam, where the examiner stands or "
+        "sits in a practical exam. Counts are the head count reached in at least half of the "
+        "analysed samples, static look-alikes (posters) left out; '–': not measured (no usable "
+        "picture, or no candidate zone).",
+    ),
     "longest_absence": ("最长缺席", "Longest absence"),
     "unverifiable": ("画面无法核验", "Unverifiable picture"),
     "unverifiable_hint": (
@@ -85,7 +97,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "the recordings; whether exams were held as planned (item 3) cannot be checked.",
     ),
     "lane_recorded": ("录像", "Recorded"),
-    "lane_proctor": ("监考在场", "Proctor"),
+    "lane_proctor": ("监考/考评员在场", "Proctor / examiner"),
     "lane_station": ("工位操作", "Station"),
     "lane_events": ("问题", "Findings"),
     "legend_gap": ("中断/缺失", "Gap / missing"),

@@ -22,6 +22,7 @@ from pipeline.config import Polygon
 
 PROCTOR_COLOUR = (60, 60, 230)  # BGR red
 STATION_COLOUR = (230, 150, 40)  # BGR blue
+CANDIDATE_COLOUR = (200, 70, 170)  # BGR purple
 PERSON_COLOUR = (60, 220, 60)  # BGR green
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)

@@ -108,6 +108,11 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:.0f}%"
 
 
+def _count(v: int | None) -> str:
+    """A head count, or a dash where it was not measured (older evidence: no column)."""
+    return "–" if v is None else str(v)
+
+
 def _secs(v: float | None) -> str:
     if v is None:
         return "–"
@@ -184,6 +189,8 @@ def build_context(
                 # picture that could not show people (older evidence has no such column)
                 "unverifiable": _secs(s.get("unverifiable_s")),
                 "station_activity": _pct(s["station_activity"]),
+                "proctors_seen": _count(s.get("proctors_seen")),
+                "candidates_seen": _count(s.get("candidates_seen")),
                 "event_count": s["event_count"] if s["event_count"] is not None else len(s_events),
                 "counts": sorted(counts.items()),
                 "sheet": _media(sheet, media_prefix, evidence_dir),

@@ -170,6 +170,9 @@ def generate(
         facts[spec.session_id] = {
             "camera_id": spec.camera_id,
             "exam_type": spec.exam_type,
+            "proctors_required": spec.proctors,
+            "candidates": spec.candidates,
+            **_head_counts(spec, cam, plans, scene),
             "people": people.has_people(spec.people),
             "people_script": spec.people,
             "faults": [type(f).__name__ for f in spec.faults],
@@ -260,24 +263,32 @@ def _runs(
 def _people_expected(
     spec: SessionSpec, cam: CameraSpec, plans: list[FilePlan], scene: Scene
 ) -> list[Expected]:
-    """proctor_absent / qa_substitution implied by the rendered paths, frame by frame."""
+    """proctor_absent / qa_substitution / proctor_understaffed / candidate_count_mismatch
+    implied by the rendered paths, frame by frame."""
     step = 1.0 / FPS
     actors = scene.actors
     rules = dayplan.RULES
     proctor: list[tuple[float, bool | None]] = []
     station: list[tuple[float, bool | None]] = []
+    staffed: list[tuple[float, bool | None]] = []
+    seated: list[tuple[float, int]] = []  # (time, candidates) where the picture shows people
     for plan in plans:
         for slot in plan.slots:
             s = plan.start_s + slot.pts / FPS
             if slot.black:
                 proctor.append((s, None))
                 station.append((s, None))
+                staffed.append((s, None))
                 continue
             t = slot.frozen_at_s if slot.frozen_at_s is not None else slot.content_s
             transform = _turn_transform(cam, slot.turned) if slot.turned else None
             proctor.append(
                 (s, people.zone_runs(actors, cam.proctor_zone, [t], transform=transform)[0])
             )
+            on_duty = _zone_count(actors, cam.proctor_zone, t, transform)
+            staffed.append((s, on_duty >= spec.proctors))
+            if cam.candidate_zone and slot.frozen_at_s is None and slot.turned is None:
+                seated.append((s, _zone_count(actors, cam.candidate_zone, t, None)))
             if cam.station_zone:
                 station.append(
                     (s, people.zone_runs(actors, cam.station_zone, [t], transform=transform)[0])
@@ -290,6 +301,26 @@ def _people_expected(
         out.append(
             Expected("proctor_absent", a, min(b, spec.duration_s), _file_index(plans, a), detail)
         )
+    if spec.proctors >= 2:
+        for a, b in _runs(staffed, rules["min_understaffed_s"], step):
+            detail = f"fewer than {spec.proctors} invigilators in the proctor zone"
+            out.append(
+                Expected(
+                    "proctor_understaffed",
+                    a,
+                    min(b, spec.duration_s),
+                    _file_index(plans, a),
+                    detail,
+                )
+            )
+    if seated:
+        counts = sorted(n for _, n in seated)
+        seen = counts[len(counts) // 2]  # the count seen in at least half the samples
+        if abs(seen - spec.candidates) > rules["candidate_count_tolerance"] * spec.candidates:
+            a = seated[0][0]
+            b = min(seated[-1][0] + step, spec.duration_s)
+            detail = f"{seen} candidates in the candidate zone, {spec.candidates} on the roster"
+            out.append(Expected("candidate_count_mismatch", a, b, _file_index(plans, a), detail))
     if spec.exam_type == "practical" and cam.station_zone:
         for a, b in _runs(station, rules["min_station_idle_s"], step):
             out.append(
@@ -302,6 +333,35 @@ def _people_expected(
                 )
             )
     return out
+
+
+def _head_counts(spec: SessionSpec, cam: CameraSpec, plans: list[FilePlan], scene: Scene) -> dict:
+    """The people really in the proctor and candidate zones: the count seen in at least half
+    of the recorded frames with a usable picture (None: not recorded, or no candidate zone)."""
+    proctors, seated = [], []
+    for plan in plans:
+        for slot in plan.slots:
+            if slot.black or slot.frozen_at_s is not None or slot.turned is not None:
+                continue
+            proctors.append(_zone_count(scene.actors, cam.proctor_zone, slot.content_s, None))
+            if cam.candidate_zone:
+                seated.append(_zone_count(scene.actors, cam.candidate_zone, slot.content_s, None))
+
+    def robust(counts: list[int]) -> int | None:
+        return sorted(counts)[len(counts) // 2] if counts else None
+
+    return {"proctors_present": robust(proctors), "candidates_present": robust(seated)}
+
+
+def _zone_count(actors, polygon, t: float, transform) -> int:
+    """People whose anchor lies in ``polygon`` at scene time ``t``."""
+    count = 0
+    for actor in actors:
+        point = actor.anchor(t)
+        if point is not None and transform is not None:
+            point = transform(0, point)
+        count += people.in_zone(point, polygon)
+    return count
 
 
 def _file_index(plans: list[FilePlan], s: float) -> int | None:

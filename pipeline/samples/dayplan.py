@@ -25,7 +25,12 @@ from pipeline.samples.faults import (
     SegmentGap,
     Turned,
 )
-from pipeline.samples.scene import PRACTICAL_PROCTOR_ZONE, STATION_ZONE, THEORY_PROCTOR_ZONE
+from pipeline.samples.scene import (
+    CANDIDATE_ZONE,
+    PRACTICAL_PROCTOR_ZONE,
+    STATION_ZONE,
+    THEORY_PROCTOR_ZONE,
+)
 from pipeline.schedule import COLUMNS
 
 GENERATOR_VERSION = "2"
@@ -47,6 +52,8 @@ RULES = {
     "min_view_changed_s": 10.0,
     "min_loop_s": 20.0,
     "max_clock_drift_s": 2.0,
+    "min_understaffed_s": 60.0,
+    "candidate_count_tolerance": 0.25,
     "min_unscheduled_s": 120.0,
     "min_unscheduled_people": 3,
     "no_schedule_gap_s": 90.0,
@@ -71,6 +78,11 @@ class CameraSpec:
     def station_zone(self):
         return STATION_ZONE if self.kind == "practical" else None
 
+    @property
+    def candidate_zone(self):
+        # not on the low-resolution camera: seated people at 270 lines are too small to count
+        return CANDIDATE_ZONE if self.kind == "theory" and self.height >= 360 else None
+
 
 @dataclass(frozen=True)
 class SessionSpec:
@@ -83,6 +95,7 @@ class SessionSpec:
     faults: tuple[Fault, ...] = ()
     duration_s: float = SESSION_S
     candidates: int = 4
+    proctors: int = 1  # the schedule's proctors_required
     note: str = ""
     extra: dict = field(default_factory=dict, compare=False)
     planned: bool = True  # False: recorded, but not in schedule.csv (an exam outside the plan)
@@ -164,7 +177,13 @@ SESSIONS: tuple[SessionSpec, ...] = (
         "S12", "cam04", "theory", "Mine safety (theory)", "08:20:00", faults=(Turned(60, 60),)
     ),
     SessionSpec(
-        "S13", "cam04", "theory", "Mine safety (theory)", "08:30:00", faults=(Loop(20, 100, 30),)
+        "S13",
+        "cam04",
+        "theory",
+        "Mine safety (theory)",
+        "08:30:00",
+        people="walks_the_aisle",
+        faults=(Loop(20, 100, 30),),
     ),
     SessionSpec(
         "S14", "cam04", "theory", "Gas safety (theory)", "08:40:00", faults=(Reuse("S01"),)
@@ -184,6 +203,28 @@ SESSIONS: tuple[SessionSpec, ...] = (
     # cam01 again: proctor leaves the room (issue 4)
     SessionSpec(
         "S17", "cam01", "theory", "Electrician safety (theory)", "09:00:00", people="proctor_leaves"
+    ),
+    # cam01: head counts against the schedule (issue 13)
+    SessionSpec(
+        "S18",
+        "cam01",
+        "theory",
+        "Work at height (theory)",
+        "09:10:00",
+        people="proctor_seated",
+        duration_s=140.0,
+        note="clean: the invigilator sits at the front desk all session",
+    ),
+    SessionSpec(
+        "S19",
+        "cam01",
+        "theory",
+        "Welding safety (theory)",
+        "09:20:00",
+        people="desk_and_aisle",
+        proctors=2,
+        duration_s=140.0,
+        note="two invigilators planned, one there (desk and aisle); two of four candidates",
     ),
     # cam02: a class held when the plan lists nothing for the room (issue 16)
     SessionSpec(
@@ -236,7 +277,7 @@ def schedule_csv(sessions=SESSIONS) -> str:
                 start.isoformat(),
                 (start + timedelta(seconds=s.duration_s)).isoformat(),
                 s.candidates,
-                1,
+                s.proctors,
             ]
         )
     return out.getvalue()
@@ -270,5 +311,7 @@ def site_toml(cameras=CAMERAS) -> str:
         ]
         if cam.station_zone:
             lines.append(f"station_zone = {_toml_value([list(p) for p in cam.station_zone])}")
+        if cam.candidate_zone:
+            lines.append(f"candidate_zone = {_toml_value([list(p) for p in cam.candidate_zone])}")
         lines.append(f"clock_region = {_toml_value(list(CLOCK_REGION))}")
     return "\n".join(lines) + "\n"

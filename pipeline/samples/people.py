@@ -21,13 +21,16 @@ from pipeline.samples.cutouts import load_people
 from pipeline.samples.scene import STATION_BOX, Actor, _stable_int
 
 PROCTOR_HEIGHT = 0.50  # person height as a fraction of the frame height (~180 px at 360)
+SIT = 0.52  # seated: head to desk edge is about half the standing height
 HORIZON_S = 900.0  # scripts are defined this far, so shifted content (clock cuts) stays valid
 
 
 @dataclass(frozen=True)
 class Waypoint:
     """Be at (x, y) at time t; between two waypoints walk in a straight line (or stay, when
-    the points are equal). ``mode``: how the person moves while at rest: 'stand' or 'work'."""
+    the points are equal). ``mode``: how the person moves while at rest: 'stand', 'work' or
+    'sit' (behind a desk whose top edge is at y: only the upper body shows, and y is where
+    the visible body ends, the point zone membership uses)."""
 
     t: float
     x: float
@@ -77,6 +80,14 @@ def paste(
     canvas[y0:y1, x0:x1] = (region * (1.0 - a) + c).round().astype(np.uint8)
 
 
+def _seated_pose(person_index: int, seed: int, t: float) -> tuple[int, int]:
+    """Writing, looking up: a new pose and a small shift every few seconds (cell, dx px)."""
+    person = load_people()[person_index]
+    step = int((t + seed % 11) / 3.7)
+    pick = _stable_int("pose", seed, step)
+    return (person.stand + pick % 3 - 1) % len(person.frames), (pick // 3) % 5 - 2
+
+
 @dataclass
 class Walker(Actor):
     """A standing or walking person following waypoints."""
@@ -123,24 +134,26 @@ class Walker(Actor):
         elif mode == "work":  # hands busy: shuffle through neighbouring poses, lean in and out
             k = (person.stand + (int(t * 5) % 5) - 2) % n
             sway = 4.0 * math.sin(t * 2.3 + self.seed % 7)
+        elif mode == "sit":  # behind a desk: writing, looking up
+            k, dx = _seated_pose(self.person, self.seed, t)
+            sway = float(dx)
         else:  # standing: shift weight now and then
             k = person.stand
             sway = 2.0 * (_stable_int("weight", self.seed, int(t / 5.3)) % 3 - 1)
         height = max(8, round(self.height * H))
         w = _cells(self.person, height, False)[k][1].shape[1]
-        return (
-            k,
-            facing != person.facing,
-            round(x * W - w / 2 + sway),
-            round(y * H) - height,
-            height,
-        )
+        top = round(y * H) - height
+        rows = None
+        if mode == "sit":  # the desk hides everything below its top edge at y
+            top += round(SIT * height)
+            rows = round(y * H) - top
+        return (k, facing != person.facing, round(x * W - w / 2 + sway), top, height, rows)
 
     def draw(self, canvas: np.ndarray, t: float) -> None:
         H, W = canvas.shape[:2]
-        k, flip, x, y, height = self.key(t, (W, H))
+        k, flip, x, y, height, rows = self.key(t, (W, H))
         colour, alpha = _cells(self.person, height, flip)[k]
-        paste(canvas, colour, alpha, x, y)
+        paste(canvas, colour, alpha, x, y, rows=rows)
 
 
 @dataclass
@@ -159,17 +172,10 @@ class Seated(Actor):
 
     def key(self, t: float, size: tuple[int, int]) -> tuple:
         W, H = size
-        person = load_people()[self.person]
-        n = len(person.frames)
-        # writing, looking up: a new pose and a small shift every few seconds
-        step = int((t + self.seed % 11) / 3.7)
-        pick = _stable_int("pose", self.seed, step)
-        k = (person.stand + pick % 3 - 1) % n
-        dx = (pick // 3) % 5 - 2
+        k, dx = _seated_pose(self.person, self.seed, t)
         height = max(8, round(self.height * H))
         w = _cells(self.person, height, False)[k][1].shape[1]
-        sit = round(0.52 * height)  # seated: head to desk edge is about half the standing height
-        top = round(self.desk_y * H) - height + sit
+        top = round(self.desk_y * H) - height + round(SIT * height)
         return (
             k,
             bool(self.seed % 2),
@@ -246,40 +252,21 @@ def _seated_class(seed: int, practical: bool) -> list[Actor]:
     seats = (
         [(0.14, 0.80), (0.17, 0.93)]
         if practical
-        else [(0.12, 0.80), (0.88, 0.80), (0.16, 0.93), (0.84, 0.93)]
+        # back row at the room's sides, front row nearer the aisle: nobody hides anybody
+        else [(0.08, 0.80), (0.92, 0.80), (0.22, 0.93), (0.78, 0.93)]
     )
-    people = [CANDIDATE_A, CANDIDATE_B, WORKER, CANDIDATE_A]
+    people = [CANDIDATE_B, CANDIDATE_A, CANDIDATE_A, WORKER]
     return [
         Seated(people[i], x, y, height=0.42 if y < 0.9 else 0.48, seed=_stable_int("seat", seed, i))
         for i, (x, y) in enumerate(seats)
     ]
 
 
-def _theory(seed: int, absences: Sequence[tuple[float, float]] = ()) -> list[Actor]:
-    """Proctor pacing at the front, leaving through the door for each (leave, back) pair."""
+def _theory(seed: int) -> list[Actor]:
+    """Proctor pacing at the front of a full theory room (rooms whose invigilator also sits
+    at the desk, walks the aisle or leaves: pipeline.samples.invigilator)."""
     rng = np.random.default_rng(_stable_int("theory", seed))
-    x_range, y_range = (0.34, 0.66), (0.74, 0.79)
-    path: list[Waypoint] = []
-    t = 0.0
-    for leave, back in absences:
-        path += _pacing(
-            rng,
-            x_range,
-            y_range,
-            t,
-            leave - 8.0,
-            *(path[-1].x, path[-1].y) if path else (None, None),
-        )
-        last = path[-1]
-        # walk out of the door on the left, stay away, walk back in (~0.08 frame widths/s)
-        out_t = last.t + (last.x + 0.15) / 0.08
-        path += [Waypoint(out_t, -0.15, 0.72, facing=-1), Waypoint(back, -0.15, 0.72, facing=1)]
-        path.append(Waypoint(back + 0.55 / 0.08, 0.40, 0.76, facing=1))
-        t = path[-1].t
-    path += _pacing(
-        rng, x_range, y_range, t, HORIZON_S, *(path[-1].x, path[-1].y) if path else (None, None)
-    )
-    path = _dedupe(path)
+    path = _dedupe(_pacing(rng, (0.34, 0.66), (0.74, 0.79), 0.0, HORIZON_S))
     return [Walker(PROCTOR, tuple(path), seed=seed), *_seated_class(seed, practical=False)]
 
 
@@ -326,10 +313,20 @@ def _practical(seed: int, stop_work_at: float | None) -> list[Actor]:
 SCRIPTS: dict[str, Callable[[int], list[Actor]]] = {
     "empty": lambda seed: [],
     "class": lambda seed: _theory(seed),
-    "proctor_leaves": lambda seed: _theory(seed, absences=((50.0, 115.0),)),
+    "proctor_leaves": lambda seed: _staffed("proctor_leaves", seed),
+    "proctor_seated": lambda seed: _staffed("proctor_seated", seed),
+    "desk_and_aisle": lambda seed: _staffed("desk_and_aisle", seed),
+    "walks_the_aisle": lambda seed: _staffed("walks_the_aisle", seed),
     "practical_hands_on": lambda seed: _practical(seed, None),
     "practical_qa": lambda seed: _practical(seed, 60.0),
 }
+
+
+def _staffed(script: str, seed: int) -> list[Actor]:
+    """Rooms whose invigilator sits at the desk at times (pipeline.samples.invigilator)."""
+    from pipeline.samples import invigilator
+
+    return invigilator.script(script, seed)
 
 
 def cast(script: str, seed: int) -> list[Actor]:

@@ -21,7 +21,21 @@ import numpy as np
 RoomKind = str  # "theory" or "practical"
 
 # Zones in normalised coordinates (site.toml polygons).
-THEORY_PROCTOR_ZONE = ((0.22, 0.50), (0.78, 0.50), (0.78, 0.88), (0.22, 0.88))
+# the front of a theory room, the invigilator's desk included (seated, the desk's top edge at
+# y 0.51 is where the visible body ends)
+THEORY_PROCTOR_ZONE = ((0.22, 0.44), (0.78, 0.44), (0.78, 0.88), (0.22, 0.88))
+# where the candidates of a theory room sit: both desk blocks, joined along the bottom edge
+# (one polygon) below the centre aisle the invigilator walks
+CANDIDATE_ZONE = (
+    (0.0, 0.76),
+    (0.31, 0.76),
+    (0.31, 0.97),
+    (0.69, 0.97),
+    (0.69, 0.76),
+    (1.0, 0.76),
+    (1.0, 1.0),
+    (0.0, 1.0),
+)
 PRACTICAL_PROCTOR_ZONE = ((0.18, 0.50), (0.56, 0.50), (0.56, 0.88), (0.18, 0.88))
 STATION_ZONE = ((0.60, 0.28), (0.98, 0.28), (0.98, 0.98), (0.60, 0.98))
 # The equipment cabinet drawn inside STATION_ZONE (x0, y0, x1, y1).

@@ -1,4 +1,6 @@
-"""People on the sampled frames: how many, and how many stand in the proctor and station zones.
+"""People on the sampled frames: how many, and how many stand in the proctor, station and
+candidate zones (``persons_in_candidate_zone`` is null for a camera without a candidate zone:
+no head count there, rather than a count of zero).
 
 The detector comes from the analysis context (built once per worker by the scan); without one,
 the committed SSDLite detector is built lazily on first use.
@@ -41,6 +43,7 @@ class PeopleSignals:
         "station_hands_on",
         "person_boxes",
         "people_detected",
+        "persons_in_candidate_zone",
     )
 
     def __init__(self) -> None:
@@ -100,6 +103,7 @@ class PeopleSignals:
         anchor = ctx.analysis.person_anchor
         proctor = Zone.of(ctx.camera.proctor_zone)
         station = Zone.of(ctx.camera.station_zone)
+        seats = Zone.of(ctx.camera.candidate_zone)
         return {
             "persons": np.array([len(d) for d in dets], np.int16),
             "persons_in_proctor_zone": np.array(
@@ -111,6 +115,10 @@ class PeopleSignals:
             "station_hands_on": hands_on(batch, dets, station, anchor),
             "person_boxes": person_boxes(batch, dets),
             "people_detected": seen,
+            "persons_in_candidate_zone": np.array(
+                [np.nan if seats is None else count_in(d, seats, anchor) for d in dets],
+                np.float32,
+            ),
         }
 
 
@@ -141,9 +149,8 @@ def _state_key(ctx: AnalysisContext):
     """What a people rule measures on one sample: the counts in the camera's zones."""
     anchor = ctx.analysis.person_anchor
     zones = [Zone.of(ctx.camera.proctor_zone), Zone.of(ctx.camera.station_zone)]
-    candidate = getattr(ctx.camera, "candidate_zone", None)
-    if candidate is not None:
-        zones.append(Zone.of(candidate))
+    if ctx.camera.candidate_zone is not None:
+        zones.append(Zone.of(ctx.camera.candidate_zone))
     return lambda d: tuple(count_in(d, z, anchor) for z in zones)
 
 
