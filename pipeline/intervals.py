@@ -58,6 +58,23 @@ def runs(
     return [(float(a), float(b)) for a, b in merged if b - a >= min_s]
 
 
+def hysteresis(
+    enter: np.ndarray, stay: np.ndarray, unknown: np.ndarray | None = None
+) -> np.ndarray:
+    """Per sample: in the state once ``enter`` holds, until ``stay`` no longer does; an
+    ``unknown`` sample keeps the state it finds (two thresholds, so noise near one threshold
+    does not flicker a finding on and off)."""
+    out = np.zeros(len(enter), dtype=bool)
+    on = False
+    for i in range(len(enter)):
+        if unknown is not None and unknown[i]:
+            out[i] = on
+            continue
+        on = bool(enter[i] or (on and stay[i]))
+        out[i] = on
+    return out
+
+
 def union(spans: Iterable[Span]) -> list[Span]:
     """Sorted, non-overlapping spans covering the same time as ``spans``."""
     merged: list[list] = []

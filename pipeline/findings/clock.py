@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.findings import SessionContext
-from pipeline.findings.picture import SessionSamples, column, make_event, utc
+from pipeline.findings.picture import Bounds, SessionSamples, column, make_event, utc
 from pipeline.records import Event
 from pipeline.signals.picture import is_black, is_still
 
@@ -72,14 +72,16 @@ class ClockJumpFinder:
             base = float(np.median(offset[first]))
             if abs(base) > tolerance:
                 i0, i1 = first[0], first[-1]
-                bounds = {
-                    "_start": s.t[i0],
-                    "_end": s.t[i1] + s.step / 2,
-                    "start_file": name,
-                    "start_t_file_s": float(s.t_file[i0]),
-                    "end_file": name,
-                    "end_t_file_s": float(s.t_file[i1]),
-                }
+                bounds = Bounds(
+                    float(s.t[i0]),
+                    float(s.t[i1] + s.step / 2),
+                    {
+                        "start_file": name,
+                        "start_t_file_s": float(s.t_file[i0]),
+                        "end_file": name,
+                        "end_t_file_s": float(s.t_file[i1]),
+                    },
+                )
                 details = {
                     "clock_offset_s": round(base, 2),
                     "clock_shown": _shown(s, i0, base),
@@ -103,15 +105,17 @@ class ClockJumpFinder:
                     if k + 2 < len(segs)
                     else file_end
                 )
-                bounds = {
-                    "_start": at,
-                    "_end": until,
-                    "start_file": name,
-                    "start_t_file_s": round(float((s.t_file[a] + s.t_file[b]) / 2), 3),
-                    "end_file": name,
-                    "end_t_file_s": round(float(s.t_file[a] + until - s.t[a]), 3),
-                    "start_bracket_s": [float(s.t_file[a]), float(s.t_file[b])],
-                }
+                bounds = Bounds(
+                    float(at),
+                    float(until),
+                    {
+                        "start_file": name,
+                        "start_t_file_s": round(float((s.t_file[a] + s.t_file[b]) / 2), 3),
+                        "end_file": name,
+                        "end_t_file_s": round(float(s.t_file[a] + until - s.t[a]), 3),
+                        "start_bracket_s": [float(s.t_file[a]), float(s.t_file[b])],
+                    },
+                )
                 details = {
                     "jump_s": round(off_b - off_a, 2),
                     "offset_before_s": round(off_a, 2),

@@ -91,7 +91,17 @@ def state_runs(s: SessionSamples, mask: np.ndarray, *, min_s: float) -> list[tup
     return out
 
 
-def boundary_details(s: SessionSamples, i0: int, i1: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Bounds:
+    """Where a finding starts and ends (epoch seconds, the best estimate from the samples) and
+    the file offsets and sample brackets that :mod:`pipeline.refine` needs (``details``)."""
+
+    start: float
+    end: float
+    details: dict[str, Any]
+
+
+def boundary_details(s: SessionSamples, i0: int, i1: int) -> Bounds:
     """Estimated start/end (midpoints) and the sample brackets refinement needs."""
     n = len(s)
     start_lo = i0 - 1 if i0 > 0 and s.t[i0] - s.t[i0 - 1] <= 3 * s.step else None
@@ -109,19 +119,19 @@ def boundary_details(s: SessionSamples, i0: int, i1: int) -> dict[str, Any]:
         d["start_bracket_s"] = [float(s.t_file[start_lo]), float(s.t_file[i0])]
     if end_hi is not None and s.files[end_hi] == s.files[i1]:
         d["end_bracket_s"] = [float(s.t_file[i1]), float(s.t_file[end_hi])]
-    return {"_start": start, "_end": end, **d}
+    return Bounds(float(start), float(end), d)
 
 
 def make_event(
     kind: str,
     ctx: SessionContext,
-    bounds: dict[str, Any],
+    bounds: Bounds,
     details: dict[str, Any],
     confidence: float = 0.9,
 ) -> Event:
     session = ctx.session
-    start = max(utc(bounds.pop("_start")), session.scheduled_start)
-    end = min(utc(bounds.pop("_end")), session.scheduled_end)
+    start = max(utc(bounds.start), session.scheduled_start)
+    end = min(utc(bounds.end), session.scheduled_end)
     return Event(
         kind=kind,
         camera_id=session.camera_id,
@@ -129,8 +139,8 @@ def make_event(
         start=start,
         end=max(start, end),
         confidence=confidence,
-        details={**details, **bounds},
-        source_file=bounds["start_file"],
+        details={**details, **bounds.details},
+        source_file=bounds.details["start_file"],
     )
 
 

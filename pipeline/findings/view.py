@@ -21,6 +21,7 @@ import pyarrow as pa
 from pipeline.findings import SessionContext
 from pipeline.findings.picture import SessionSamples, boundary_details, make_event, state_runs
 from pipeline.findings.usual_view import CameraViews, decode_code, learn, usable_samples
+from pipeline.intervals import hysteresis
 from pipeline.records import Event
 from pipeline.signals import view as sig
 
@@ -81,12 +82,12 @@ class ViewChangedFinder:
         known = np.flatnonzero(~np.isnan(dist))
         if not len(known):
             return []
-        changed = np.zeros(len(s), dtype=bool)
-        on = False
-        for i, d in enumerate(dist):
-            if not np.isnan(d):
-                on = d >= rules.view_changed_distance or (on and d >= rules.view_restored_distance)
-            changed[i] = on
+        filled = np.nan_to_num(dist)  # unknown samples keep the state (third argument)
+        changed = hysteresis(
+            filled >= rules.view_changed_distance,
+            filled >= rules.view_restored_distance,
+            np.isnan(dist),
+        )
         min_s = rules.min_view_changed_s
         which = views.index_at(s.t)
         events = []

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from pipeline.frames import FrameBatch
+from pipeline.intervals import hysteresis
 from pipeline.signals import AnalysisContext
 
 # Black: a uniform picture (video loss screens, a covered lens), or a dark one without the
@@ -160,7 +161,7 @@ def is_black(brightness: np.ndarray, contrast: np.ndarray) -> np.ndarray:
     stay = ((brightness <= BLACK_LUMA_EXIT) & (contrast <= DARK_STD_EXIT)) | (
         contrast <= UNIFORM_STD_EXIT
     )
-    return _hysteresis(enter, stay)
+    return hysteresis(enter, stay)
 
 
 def black_picture(gray: np.ndarray) -> bool:
@@ -180,21 +181,7 @@ def still_score(frame_diff: np.ndarray, noise: np.ndarray) -> np.ndarray:
 def is_still(frame_diff: np.ndarray, noise: np.ndarray) -> np.ndarray:
     """Samples identical to the previous one below the noise floor (NaN keeps the state)."""
     score = still_score(frame_diff, noise)
-    return _hysteresis(score <= FROZEN_RATIO, score <= FROZEN_RATIO_EXIT, np.isnan(score))
-
-
-def _hysteresis(
-    enter: np.ndarray, stay: np.ndarray, unknown: np.ndarray | None = None
-) -> np.ndarray:
-    out = np.zeros(len(enter), dtype=bool)
-    on = False
-    for i in range(len(enter)):
-        if unknown is not None and unknown[i]:
-            out[i] = on
-            continue
-        on = bool(enter[i] or (on and stay[i]))
-        out[i] = on
-    return out
+    return hysteresis(score <= FROZEN_RATIO, score <= FROZEN_RATIO_EXIT, np.isnan(score))
 
 
 def keyframe_repeats(
