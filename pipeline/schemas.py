@@ -105,6 +105,9 @@ TIMELINE_EXTRA = pa.schema(
         ("person_boxes", PERSON_BOXES),
         # 16x12 cells x 4 gradient orientations of log luma (signals/view.py): the camera's view
         ("view_signature", pa.binary(768)),
+        # 8x8 cells' share of the motion energy since the previous sample (0-255, busiest cell
+        # 255, all 0 when still): re-used footage is found by what moves (findings/loops.py)
+        ("motion_grid", pa.binary(64)),
     ]
 )
 

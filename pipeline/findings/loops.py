@@ -1,23 +1,28 @@
 """Looped or re-used footage: a stretch that repeats earlier footage, anywhere in the batch.
 
-Works on two 64-bit values per sample over the whole batch's timeline (all sessions and
-cameras), so months of footage cost a few MB and one sort per band:
+Works on what *moves*: per sample, ``motion_grid`` (signals/fingerprint.py) holds each of 8x8
+cells' share of the motion energy since the previous sample, measured on brightness- and
+contrast-normalised thumbnails. The static room (the same every day) contributes nothing, so
+two sessions of one room differ while a re-encoded, re-lit, rescaled or slightly cropped copy
+keeps its grids (measured on the robustness matrix, benchmarks/bench_reuse.py: aligned copy
+samples score a cosine of 0.85-1.0 after CRF 33, scale 0.71, +6 % brightness, gamma, crop 5 %
+and 25->10 fps; another session of the same room about 0.1, 99th percentile 0.87 for single
+samples, hence windows of several samples).
 
-* ``motion_cells``: which 8x8 cells of the picture changed since the previous sample. A
-  static scene with sensor noise sets none (and hashes the same sample after sample, and the
-  same as every other day in that room), so it is never evidence of a loop; the pattern of
-  where people moved, sample after sample, is.
-* ``fingerprint``: the DCT hash of the picture, so the copy shows the same scene.
-
-1. Candidate pairs share one of four non-empty 16-bit bands of ``motion_cells`` exactly
-   (locality-sensitive hashing), and agree in both values (``MATCH_BITS``, ``MIN_OVERLAP``).
-   The later sample is the copy.
-2. Pairs of the same two files vote for a lag (copy offset minus original offset). Pairs with
-   the same lag (within a sample step, since the copy may be sampled at another phase) and
-   close in time form a chain; a chain of ``MIN_ACTIVE`` matches is extended sample by sample
-   while the aligned samples still agree, and reported when it lasts ``rules.min_loop_s``.
-3. :func:`pipeline.refine.refine_events` then compares the copy's frames with the original's
-   around each end to place it to a fraction of a second.
+1. Candidates: windows of ``WINDOW`` consecutive moving samples of one file (the centred,
+   unit grid of each, concatenated) get a random-hyperplane hash (SimHash, ``BANDS`` x
+   ``BAND_BITS`` bits, fixed seed). Windows sharing one band exactly are candidate pairs:
+   one sort per band, buckets of more than ``MAX_BUCKET`` skipped, so the search stays near
+   linear in the batch (a cosine of 0.85 shares a band with p ~ 0.3, an unrelated window with
+   p ~ 1e-3). The pair's cosine must then reach ``SEED_SIM``. The later window is the copy.
+2. Seeds of two files vote for a lag (within a sample step: the copy may be sampled at another
+   phase or frame rate). Each lag's best seed is grown sample by sample while the aligned
+   samples' windowed agreement stays above ``EXTEND_SIM`` (a still sample agrees with a still
+   one: a loop may hold quiet moments), and reported when it lasts ``rules.min_loop_s`` with
+   ``MIN_ACTIVE`` moving samples that match on their own. A still scene repeated has no
+   moving samples, so it is never a loop.
+3. :func:`pipeline.refine_loop.refine_loop` then verifies the copy frame by frame (aligned in
+   time, scale and brightness) and places its ends.
 """
 
 from __future__ import annotations
@@ -34,25 +39,77 @@ from pipeline.config import Rules
 from pipeline.findings import SessionContext
 from pipeline.findings.picture import column, utc
 from pipeline.records import Event
-from pipeline.signals.fingerprint import hamming, popcount
 from pipeline.signals.picture import is_black
 
-MATCH_BITS = 10
-MIN_OVERLAP = 0.5  # share of changed cells two matching samples have in common
-EXTEND_OVERLAP = 0.3
+WINDOW = 4  # consecutive samples per hashed window
+BANDS = 8
+BAND_BITS = 16
+SEED_SIM = 0.7  # window cosine of a candidate pair
+EXTEND_SIM = 0.5  # windowed agreement while growing
+MATCH_SIM = 0.7  # a moving sample that matches on its own
+STILL_AGREE = 0.6  # a still sample aligned with a still one
 MIN_ACTIVE = 4
-MIN_SEEDED = 0.5  # share of the stretch's moving samples that matched as seeds
+MIN_SEEDED = 0.5  # share of the stretch's moving samples that match on their own
 MAX_CANDIDATES = 3  # nominations of one copied stretch (different originals or lags)
-MAX_BUCKET = 400  # a band value shared by more samples carries no information
-BANDS = 4
+MAX_BUCKET = 64  # a band value shared by more windows carries no information
+GRID_CELLS = 64
+
+
+def grid_vectors(values: Sequence[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
+    """``motion_grid`` values -> centred unit vectors ``(N, 64)`` and a moving mask."""
+    raw = np.zeros((len(values), GRID_CELLS), np.float32)
+    for i, v in enumerate(values):
+        if v is not None and len(v) == GRID_CELLS:
+            raw[i] = np.frombuffer(v, dtype=np.uint8)
+    moving = raw.sum(axis=1) > 0
+    u = raw - raw.mean(axis=1, keepdims=True)
+    u /= np.linalg.norm(u, axis=1, keepdims=True) + 1e-6
+    u[~moving] = 0.0
+    return u, moving
+
+
+def _planes(dim: int) -> np.ndarray:
+    """The fixed random hyperplanes: the same in every scan, so fingerprints stay comparable
+    across evidence folders (crosscheck)."""
+    return np.random.default_rng(18).standard_normal((dim, BANDS * BAND_BITS)).astype(np.float32)
+
+
+def window_keys(u: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Window vectors ``(n, WINDOW*64)`` at ``starts`` and their band keys ``(BANDS, n)``."""
+    vec = np.concatenate([u[starts + k] for k in range(WINDOW)], axis=1) / np.sqrt(WINDOW)
+    bits = (vec @ _planes(vec.shape[1])) > 0
+    weights = (1 << np.arange(BAND_BITS, dtype=np.int64))[None, :]
+    keys = np.stack(
+        [(bits[:, b * BAND_BITS : (b + 1) * BAND_BITS] * weights).sum(axis=1) for b in range(BANDS)]
+    )
+    return vec, keys
+
+
+def _candidate_pairs(vec: np.ndarray, keys: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``(earlier, later)`` sample index pairs of windows that share a band and agree."""
+    found: set[tuple[int, int]] = set()
+    for key in keys:
+        order = np.argsort(key, kind="stable")
+        cuts = np.flatnonzero(np.diff(key[order])) + 1
+        for grp in np.split(order, cuts):
+            if len(grp) < 2 or len(grp) > MAX_BUCKET:
+                continue
+            grp = np.sort(grp)
+            i, j = np.triu_indices(len(grp), k=1)
+            a, c = grp[i], grp[j]
+            ok = np.einsum("ij,ij->i", vec[a], vec[c]) >= SEED_SIM
+            found.update(zip(starts[a[ok]].tolist(), starts[c[ok]].tolist(), strict=True))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.asarray(sorted(found), dtype=np.int64)
 
 
 def find_loops(timeline: pa.Table, contexts: Sequence[SessionContext], rules: Rules) -> list[Event]:
     """``looped_footage`` events over the whole batch's timeline (see the module doc)."""
-    if timeline.num_rows == 0 or "fingerprint" not in timeline.column_names:
+    if timeline.num_rows == 0 or "motion_grid" not in timeline.column_names:
         return []
-    fp_col = timeline["fingerprint"]
-    ok = ~np.asarray(fp_col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    grid_col = timeline["motion_grid"]
+    ok = ~np.asarray(grid_col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     luma = column(timeline, "brightness")
     std = column(timeline, "contrast")
     black = is_black(np.nan_to_num(luma, nan=255.0), np.nan_to_num(std, nan=255.0))
@@ -61,12 +118,7 @@ def find_loops(timeline: pa.Table, contexts: Sequence[SessionContext], rules: Ru
     keep = ok & ~black & (files_all != None) & np.isfinite(tf_all)  # noqa: E711
     if keep.sum() < 2 * MIN_ACTIVE:
         return []
-    fp = np.asarray(fp_col.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.uint64)[keep]
-    if "motion_cells" not in timeline.column_names:
-        return []
-    mc = np.asarray(
-        timeline["motion_cells"].fill_null(0).to_numpy(zero_copy_only=False), dtype=np.uint64
-    )[keep]
+    grids = np.asarray(grid_col.to_pylist(), dtype=object)[keep]
     t = (timeline["t"].cast(pa.int64()).to_numpy(zero_copy_only=False) / 1000.0)[keep]
     files = files_all[keep]
     tf = tf_all[keep]
@@ -80,22 +132,32 @@ def find_loops(timeline: pa.Table, contexts: Sequence[SessionContext], rules: Ru
     rank = {name: r for r, name in enumerate(sorted(first_t, key=lambda f: (first_t[f], f)))}
     file_rank = np.fromiter((rank[f] for f in files), dtype=np.int64, count=len(files))
     order = np.lexsort((tf, file_rank))
-    fp, mc, t, files, tf, sessions, cameras, file_rank = (
-        a[order] for a in (fp, mc, t, files, tf, sessions, cameras, file_rank)
+    grids, t, files, tf, sessions, cameras, file_rank = (
+        a[order] for a in (grids, t, files, tf, sessions, cameras, file_rank)
     )
-    dup = np.zeros(len(fp), dtype=bool)
+    dup = np.zeros(len(t), dtype=bool)
     dup[1:] = (file_rank[1:] == file_rank[:-1]) & (np.abs(tf[1:] - tf[:-1]) < 1e-3)
-    fp, mc, t, files, tf, sessions, cameras, file_rank = (
-        a[~dup] for a in (fp, mc, t, files, tf, sessions, cameras, file_rank)
+    grids, t, files, tf, sessions, cameras, file_rank = (
+        a[~dup] for a in (grids, t, files, tf, sessions, cameras, file_rank)
     )
-    n = len(fp)
+    n = len(t)
+    u, moving = grid_vectors(list(grids))
     same_file_prev = np.zeros(n, dtype=bool)
     same_file_prev[1:] = file_rank[1:] == file_rank[:-1]
-    active = same_file_prev & (mc != 0)
     steps = np.diff(tf)[same_file_prev[1:]]
     step = float(np.median(steps[steps > 0])) if np.any(steps > 0) else 1.0
 
-    pairs = _candidate_pairs(fp, mc, np.flatnonzero(active))
+    # windows: WINDOW consecutive samples of one file, all moving
+    ok_start = moving.copy()
+    for k in range(1, WINDOW):
+        nxt = np.zeros(n, dtype=bool)
+        nxt[: n - k] = moving[k:] & (file_rank[k:] == file_rank[: n - k])
+        ok_start &= nxt
+    starts = np.flatnonzero(ok_start)
+    if len(starts) < 2:
+        return []
+    vec, keys = window_keys(u, starts)
+    pairs = _candidate_pairs(vec, keys, starts)
     if not len(pairs):
         return []
     orig, copy = pairs[:, 0], pairs[:, 1]
@@ -115,84 +177,51 @@ def find_loops(timeline: pa.Table, contexts: Sequence[SessionContext], rules: Ru
     by_session = {c.session.session_id: c for c in contexts}
     events: list[Event] = []
     covered: dict[int, list[tuple[float, float]]] = defaultdict(list)
-    for (fo, fc), ks in groups.items():
+    for (fo, fc), ks in sorted(groups.items()):
         ks_arr = np.asarray(ks)
         for cluster in _lag_clusters(lag[ks_arr], step):
             sel = ks_arr[cluster]
-            for chain in _chains(tf[copy[sel]], step, rules.min_loop_s):
-                members = sel[chain]
-                if len(members) < MIN_ACTIVE:
-                    continue
-                span = _extend(
-                    fp,
-                    mc,
-                    tf,
-                    file_bounds[fo],
-                    file_bounds[fc],
-                    copy[members],
-                    float(np.median(lag[members])),
-                    step,
-                )
-                if span is None:
-                    continue
-                c0, c1, o0, dist = span
-                dur = tf[c1] - tf[c0] + step
-                if dur < rules.min_loop_s - step / 2:
-                    continue
-                # the same stretch nominated again through another original: keep a few,
-                # frame-by-frame verification (refine_events) tells the real one
-                same_stretch = [1 for a, b in covered[fc] if a <= tf[c1] and tf[c0] <= b]
-                if len(same_stretch) >= MAX_CANDIDATES:
-                    continue
-                covered[fc].append((float(tf[c0]), float(tf[c1])))
-                events.extend(
-                    _events(
-                        c0,
-                        c1,
-                        o0,
-                        dist,
-                        len(members),
-                        step,
-                        t,
-                        tf,
-                        files,
-                        sessions,
-                        cameras,
-                        by_session,
-                        rules.min_loop_s,
-                    )
-                )
-    return events
-
-
-def overlap(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
-    """Jaccard overlap of two sets of changed cells (1 when both are empty)."""
-    a = np.asarray(a, dtype=np.uint64)
-    b = np.asarray(b, dtype=np.uint64)
-    union = popcount(np.bitwise_or(a, b)).astype(np.float64)
-    inter = popcount(np.bitwise_and(a, b)).astype(np.float64)
-    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
-
-
-def _candidate_pairs(fp: np.ndarray, mc: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``(earlier, later)`` index pairs of changing samples that agree in where and what."""
-    found: set[tuple[int, int]] = set()
-    for b in range(BANDS):
-        key = ((mc[idx] >> np.uint64(16 * b)) & np.uint64(0xFFFF)).astype(np.int64)
-        order = np.argsort(key, kind="stable")
-        sk = key[order]
-        cuts = np.flatnonzero(np.diff(sk)) + 1
-        for grp in np.split(order, cuts):
-            if len(grp) < 2 or len(grp) > MAX_BUCKET or key[grp[0]] == 0:
+            seed = int(copy[sel][0])
+            span = _extend(
+                u,
+                moving,
+                tf,
+                file_bounds[fo],
+                file_bounds[fc],
+                seed,
+                float(np.median(lag[sel])),
+                step,
+            )
+            if span is None:
                 continue
-            members = np.sort(idx[grp])
-            i, j = np.triu_indices(len(members), k=1)
-            a, c = members[i], members[j]
-            ok = (hamming(fp[a], fp[c]) <= MATCH_BITS) & (overlap(mc[a], mc[c]) >= MIN_OVERLAP)
-            found.update(zip(a[ok].tolist(), c[ok].tolist(), strict=True))
-    if not found:
-        return np.zeros((0, 2), dtype=np.int64)
-    return np.asarray(sorted(found), dtype=np.int64)
+            c0, c1, o0, sim, matched = span
+            dur = tf[c1] - tf[c0] + step
+            if dur < rules.min_loop_s - step / 2:
+                continue
+            # the same stretch nominated again through another original: keep a few,
+            # frame-by-frame verification (refine_loop) tells the real one
+            same_stretch = [1 for a, b in covered[fc] if a <= tf[c1] and tf[c0] <= b]
+            if len(same_stretch) >= MAX_CANDIDATES:
+                continue
+            covered[fc].append((float(tf[c0]), float(tf[c1])))
+            events.extend(
+                _events(
+                    c0,
+                    c1,
+                    o0,
+                    sim,
+                    matched,
+                    step,
+                    t,
+                    tf,
+                    files,
+                    sessions,
+                    cameras,
+                    by_session,
+                    rules.min_loop_s,
+                )
+            )
+    return events
 
 
 def _lag_clusters(lags: np.ndarray, step: float) -> list[np.ndarray]:
@@ -200,21 +229,6 @@ def _lag_clusters(lags: np.ndarray, step: float) -> list[np.ndarray]:
     out, cur = [], [order[0]]
     for a, b in itertools.pairwise(order):
         if lags[b] - lags[a] <= 1.5 * step:
-            cur.append(b)
-        else:
-            out.append(np.asarray(cur))
-            cur = [b]
-    out.append(np.asarray(cur))
-    return out
-
-
-def _chains(copy_t: np.ndarray, step: float, min_loop_s: float) -> list[np.ndarray]:
-    """Runs of matched copy times with no hole longer than half a loop (static moments)."""
-    order = np.argsort(copy_t)
-    gap = max(4 * step, min_loop_s / 2)
-    out, cur = [], [order[0]]
-    for a, b in itertools.pairwise(order):
-        if copy_t[b] - copy_t[a] <= gap:
             cur.append(b)
         else:
             out.append(np.asarray(cur))
@@ -231,55 +245,61 @@ def _aligned(tf: np.ndarray, bounds: tuple[int, int], target: float, step: float
     return [k for k in (j - 1, j, j + 1) if lo <= k < hi and abs(tf[k] - target) <= 1.01 * step]
 
 
-def _extend(fp, mc, tf, orig_bounds, copy_bounds, copy_idx, lag, step):
-    """Grow the matched stretch sample by sample while aligned samples agree.
+def _extend(u, moving, tf, orig_bounds, copy_bounds, seed, lag, step):
+    """Grow the stretch around ``seed`` while the aligned samples agree (see the module doc).
 
-    Growing uses a tighter hash bound than the seeds (1.5 x the seeds' typical distance):
-    around the copy, the same room with people elsewhere can come within ``MATCH_BITS`` by
-    chance. Still samples match still samples (a loop may hold quiet moments).
+    Returns ``(c0, c1, o0, mean similarity of moving samples, moving samples matched)`` or
+    None when the stretch does not hold up on its own.
     """
     lo, hi = copy_bounds
+    memo: dict[int, tuple[float, int | None]] = {}
 
-    def distance(c: int, bits: int = MATCH_BITS) -> tuple[int, int | None]:
-        """Closest aligned original sample: fewest differing bits, then most cells in
-        common, then nearest the lag (a still room ties on the hash)."""
-        best: tuple[tuple[int, float, float], int | None] = ((64, 0.0, 0.0), None)
-        target = tf[c] - lag
-        for o in _aligned(tf, orig_bounds, target, step):
-            d = int(hamming(fp[o], fp[c]))
-            ov = float(overlap(mc[o], mc[c]))
-            if o == c or d > bits or ov < EXTEND_OVERLAP:
+    def agree(c: int) -> tuple[float, int | None]:
+        """Best agreement of copy sample ``c`` with an original sample at the lag."""
+        if c in memo:
+            return memo[c]
+        best: tuple[float, int | None] = (-1.0, None)
+        for o in _aligned(tf, orig_bounds, tf[c] - lag, step):
+            if o == c:
                 continue
-            key = (d, -ov, abs(float(tf[o]) - target))
-            if key < best[0]:
-                best = (key, o)
-        return best[0][0], best[1]
+            if moving[c] and moving[o]:
+                a = float(u[c] @ u[o])
+            elif not moving[c] and not moving[o]:
+                a = STILL_AGREE
+            else:
+                a = 0.0
+            if a > best[0]:
+                best = (a, o)
+        memo[c] = best
+        return best
 
-    seeds = {int(c): distance(int(c))[0] for c in copy_idx}
-    bound = min(MATCH_BITS, max(4, int(1.5 * float(np.median(list(seeds.values())))) + 2))
-    verified = [c for c, d in seeds.items() if d <= bound]  # at the chain's own lag
-    if len(verified) < MIN_ACTIVE:
+    def window_ok(first: int) -> bool:
+        idx = range(max(lo, first), min(hi, first + WINDOW))
+        return float(np.mean([agree(c)[0] for c in idx])) >= EXTEND_SIM
+
+    if not window_ok(seed):
         return None
-    c0, c1 = min(verified), max(verified)
-    while c0 - 1 >= lo and distance(c0 - 1, bound)[1] is not None:
+    c0, c1 = seed, min(hi, seed + WINDOW) - 1
+    while c0 - 1 >= lo and window_ok(c0 - 1):
         c0 -= 1
-    while c1 + 1 < hi and distance(c1 + 1, bound)[1] is not None:
+    while c1 + 1 < hi and window_ok(c1 + 2 - WINDOW):
         c1 += 1
-    aligned = [distance(c) for c in range(c0, c1 + 1)]
-    good = [d for d, o in aligned if o is not None]
-    if len(good) < 0.8 * len(aligned) or aligned[0][1] is None:
+    # the ends are samples that agree on their own
+    while c0 < c1 and agree(c0)[0] < EXTEND_SIM:
+        c0 += 1
+    while c1 > c0 and agree(c1)[0] < EXTEND_SIM:
+        c1 -= 1
+    idx = np.arange(c0, c1 + 1)
+    sims = np.asarray([agree(int(c))[0] for c in idx])
+    mov = moving[idx]
+    matched = int(np.count_nonzero(mov & (sims >= MATCH_SIM)))
+    # a room where the same people keep moving about matches a few samples at any lag
+    if agree(c0)[1] is None or matched < MIN_ACTIVE or matched < MIN_SEEDED * mov.sum():
         return None
-    # most samples that show movement in the stretch must have matched on their own: a room
-    # where the same people keep moving about matches a few of them at any lag by chance
-    moving = int(np.count_nonzero(mc[c0 : c1 + 1]))
-    if len(verified) < MIN_SEEDED * moving:
-        return None
-    return c0, c1, aligned[0][1], float(np.mean(good))
+    return c0, c1, agree(c0)[1], float(sims[mov].mean()), matched
 
 
-def _events(
-    c0, c1, o0, dist, active, step, t, tf, files, sessions, cameras, by_session, min_loop_s
-):
+def _events(c0, c1, o0, sim, active, step, t, tf, files, sessions, cameras, by_session, min_loop_s):
     """One event per session the copied stretch falls in."""
     out = []
     idx = np.arange(c0, c1 + 1)
@@ -297,7 +317,7 @@ def _events(
             "matched_session": sessions[o0],
             "matched_camera": cameras[o0],
             "lag_s": round(float(tf[c0] - tf[o0]), 3),
-            "mean_distance_bits": round(dist, 2),
+            "motion_similarity": round(sim, 3),
             "changing_matches": int(active),
             "start_file": files[a],
             "start_t_file_s": round(float(tf[a] - step / 2), 3),
@@ -313,7 +333,7 @@ def _events(
                 session_id=sid,
                 start=start,
                 end=max(start, end),
-                confidence=0.9 if dist <= MATCH_BITS / 2 else 0.7,
+                confidence=0.9 if sim >= 0.85 else 0.7,
                 details=details,
                 source_file=files[a],
             )
