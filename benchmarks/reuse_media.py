@@ -35,8 +35,10 @@ def room_plate(real_dir: Path, size: tuple[int, int] = SIZE) -> np.ndarray:
 
     frames = _read_clip(real_dir / "TUD-Stadtmitte.mp4")
     boxes = np.loadtxt(real_dir / "TUD-Stadtmitte.gt.txt", delimiter=",")
-    plate = _background(frames, boxes)
-    return _limited(cv2.resize(plate, size, interpolation=cv2.INTER_AREA))
+    f = size[0] / frames[0].shape[1]
+    boxes[:, 2:6] *= f
+    frames = [cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in frames]
+    return _limited(_background(frames, boxes))
 
 
 def actors(seed: int, people: int = 3) -> list:

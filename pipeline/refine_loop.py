@@ -36,7 +36,7 @@ log = logging.getLogger("examaudit")
 SMALL = (96, 72)  # compared at this size: coding noise and a few pixels of shift average out
 BORDER = 0.08  # share of each side left out (a crop or warp leaves the edge undefined)
 PAIR_S = 1.0  # a change image spans this much time
-MOTION_NCC = 0.5  # change images of copy and original correlate at least this much
+MOTION_NCC = 0.85  # change images correlate at least this much (copies: 0.98-1.0 measured)
 MIN_CHANGE = 0.05  # mean |change| (normalised units) below this: a still moment, no evidence
 MOMENTS = 3
 

@@ -74,34 +74,47 @@ def _planes(dim: int) -> np.ndarray:
     return np.random.default_rng(18).standard_normal((dim, BANDS * BAND_BITS)).astype(np.float32)
 
 
-def window_keys(u: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Window vectors ``(n, WINDOW*64)`` at ``starts`` and their band keys ``(BANDS, n)``."""
-    vec = np.concatenate([u[starts + k] for k in range(WINDOW)], axis=1) / np.sqrt(WINDOW)
-    bits = (vec @ _planes(vec.shape[1])) > 0
-    weights = (1 << np.arange(BAND_BITS, dtype=np.int64))[None, :]
-    keys = np.stack(
-        [(bits[:, b * BAND_BITS : (b + 1) * BAND_BITS] * weights).sum(axis=1) for b in range(BANDS)]
-    )
-    return vec, keys
+def window_keys(u: np.ndarray, starts: np.ndarray, chunk: int = 100_000) -> np.ndarray:
+    """Band keys ``(BANDS, n)`` of the windows at ``starts`` (in chunks: bounded memory)."""
+    planes = _planes(WINDOW * GRID_CELLS)
+    weights = 1 << np.arange(BAND_BITS, dtype=np.int64)
+    out = np.empty((BANDS, len(starts)), dtype=np.int64)
+    for i in range(0, len(starts), chunk):
+        s = starts[i : i + chunk]
+        vec = np.concatenate([u[s + k].astype(np.float32) for k in range(WINDOW)], axis=1)
+        bits = (vec @ planes > 0).reshape(len(s), BANDS, BAND_BITS)
+        out[:, i : i + chunk] = (bits * weights).sum(axis=2).T
+    return out
 
 
-def _candidate_pairs(vec: np.ndarray, keys: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """``(earlier, later)`` sample index pairs of windows that share a band and agree."""
-    found: set[tuple[int, int]] = set()
+def window_similarity(u: np.ndarray, a: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Cosine of the windows starting at samples ``a`` and ``c`` (mean of the samples')."""
+    total = np.zeros(len(a), dtype=np.float32)
+    for k in range(WINDOW):
+        total += np.einsum("ij,ij->i", u[a + k].astype(np.float32), u[c + k].astype(np.float32))
+    return total / WINDOW
+
+
+def candidate_pairs(u: np.ndarray, keys: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``(earlier, later)`` sample index pairs of windows that share a band and agree: one
+    sort per band, then pairs only inside buckets of at most ``MAX_BUCKET``."""
+    found: list[np.ndarray] = []
     for key in keys:
         order = np.argsort(key, kind="stable")
         cuts = np.flatnonzero(np.diff(key[order])) + 1
-        for grp in np.split(order, cuts):
-            if len(grp) < 2 or len(grp) > MAX_BUCKET:
-                continue
-            grp = np.sort(grp)
-            i, j = np.triu_indices(len(grp), k=1)
-            a, c = grp[i], grp[j]
-            ok = np.einsum("ij,ij->i", vec[a], vec[c]) >= SEED_SIM
-            found.update(zip(starts[a[ok]].tolist(), starts[c[ok]].tolist(), strict=True))
+        lo = np.concatenate([[0], cuts])
+        sizes = np.diff(np.concatenate([lo, [len(key)]]))
+        for size in np.unique(sizes[(sizes >= 2) & (sizes <= MAX_BUCKET)]):
+            # every bucket of this size at once: a (buckets, size) member table
+            firsts = lo[sizes == size]
+            members = np.sort(order[firsts[:, None] + np.arange(size)[None, :]], axis=1)
+            i, j = np.triu_indices(int(size), k=1)
+            a, c = starts[members[:, i].ravel()], starts[members[:, j].ravel()]
+            ok = window_similarity(u, a, c) >= SEED_SIM
+            found.append(np.stack([a[ok], c[ok]], axis=1))
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
-    return np.asarray(sorted(found), dtype=np.int64)
+    return np.unique(np.concatenate(found), axis=0)
 
 
 def find_loops(timeline: pa.Table, contexts: Sequence[SessionContext], rules: Rules) -> list[Event]:
@@ -156,8 +169,7 @@ def find_loops(timeline: pa.Table, contexts: Sequence[SessionContext], rules: Ru
     starts = np.flatnonzero(ok_start)
     if len(starts) < 2:
         return []
-    vec, keys = window_keys(u, starts)
-    pairs = _candidate_pairs(vec, keys, starts)
+    pairs = candidate_pairs(u, window_keys(u, starts), starts)
     if not len(pairs):
         return []
     orig, copy = pairs[:, 0], pairs[:, 1]
