@@ -133,22 +133,34 @@ def match_moment(
     k1 = int(np.argmin(np.abs(tc - (tc[0] + PAIR_S))))
     if tc[k1] - tc[0] < 0.5 * PAIR_S:
         return None
-    j = int(np.argmin(np.abs(to - (tc[0] - lag))))
-    warp = estimate_warp(gc[0], go[j])
-    c0, c1 = _z(warped(gc[0], warp)), _z(warped(gc[k1], warp))
-    dc = c1 - c0
-    if float(np.abs(dc).mean()) < MIN_CHANGE:
-        return None
     span = tc[k1] - tc[0]
-    best: tuple[float, int, int] = (-1.0, -1, -1)
-    for m0 in np.flatnonzero(np.abs((tc[0] - to) - lag) <= reach):
-        m1 = int(np.argmin(np.abs(to - (to[m0] + span))))
-        if abs(to[m1] - to[m0] - span) > 0.05:
-            continue
-        score = _ncc(dc, _z(go[m1]) - _z(go[m0]))
-        if score > best[0]:
-            best = (score, int(m0), m1)
-    score, m0, _ = best
+
+    def search(warp: np.ndarray) -> tuple[float, int]:
+        """Best change-image correlation over the lags, in this geometry."""
+        dc = _z(warped(gc[k1], warp)) - _z(warped(gc[0], warp))
+        if float(np.abs(dc).mean()) < MIN_CHANGE:
+            return -1.0, -1
+        best = (-1.0, -1)
+        for m0 in np.flatnonzero(np.abs((tc[0] - to) - lag) <= reach):
+            m1 = int(np.argmin(np.abs(to - (to[m0] + span))))
+            if abs(to[m1] - to[m0] - span) <= 0.05:
+                best = max(best, (_ncc(dc, _z(go[m1]) - _z(go[m0])), int(m0)))
+        return best
+
+    # the geometry is found on the frame at the nominated lag, then again on the best match
+    # (people elsewhere can pull ECC off), keeping whichever explains the motion best
+    j = int(np.argmin(np.abs(to - (tc[0] - lag))))
+    tried = [
+        (*search(w), i, w)
+        for i, w in enumerate((np.eye(2, 3, dtype=np.float32), estimate_warp(gc[0], go[j])))
+    ]
+    score, m0, _, warp = max(tried, key=lambda x: (x[0], x[2]))
+    if m0 < 0:
+        return None
+    again = estimate_warp(gc[0], go[m0])
+    s2, m2 = search(again)
+    if s2 > score:
+        score, m0, warp = s2, m2, again
     if score < MOTION_NCC:
         return None
     # grey levels: copy = gain * original + offset (least squares over the inner picture)
