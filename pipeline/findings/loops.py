@@ -44,7 +44,7 @@ from pipeline.signals.picture import is_black
 WINDOW = 4  # consecutive samples per hashed window
 BANDS = 8
 BAND_BITS = 16
-SEED_SIM = 0.7  # window cosine of a candidate pair
+SEED_SIM = 0.6  # window cosine of a candidate pair
 EXTEND_SIM = 0.5  # windowed agreement while growing
 MATCH_SIM = 0.7  # a moving sample that matches on its own
 STILL_AGREE = 0.6  # a still sample aligned with a still one
@@ -153,13 +153,46 @@ def find_loops(timeline: pa.Table, contexts: Sequence[SessionContext], rules: Ru
     grids, t, files, tf, sessions, cameras, file_rank = (
         a[~dup] for a in (grids, t, files, tf, sessions, cameras, file_rank)
     )
-    n = len(t)
     u, moving = grid_vectors(list(grids))
-    same_file_prev = np.zeros(n, dtype=bool)
-    same_file_prev[1:] = file_rank[1:] == file_rank[:-1]
-    steps = np.diff(tf)[same_file_prev[1:]]
-    step = float(np.median(steps[steps > 0])) if np.any(steps > 0) else 1.0
+    step = sample_step(tf, file_rank)
+    by_session = {c.session.session_id: c for c in contexts}
+    events: list[Event] = []
+    for c0, c1, o0, sim, matched, lag in search(u, moving, tf, file_rank, rules.min_loop_s):
+        events += _events(
+            c0,
+            c1,
+            o0,
+            sim,
+            matched,
+            lag,
+            step,
+            t,
+            tf,
+            files,
+            sessions,
+            cameras,
+            by_session,
+            rules.min_loop_s,
+        )
+    return events
 
+
+def sample_step(tf: np.ndarray, file_rank: np.ndarray) -> float:
+    """The typical sampling step inside files."""
+    same = file_rank[1:] == file_rank[:-1]
+    steps = np.diff(tf)[same]
+    return float(np.median(steps[steps > 0])) if np.any(steps > 0) else 1.0
+
+
+def search(
+    u: np.ndarray, moving: np.ndarray, tf: np.ndarray, file_rank: np.ndarray, min_loop_s: float
+) -> list[tuple[int, int, int, float, int, float]]:
+    """Repeated stretches ``(c0, c1, o0, similarity, matched, lag)`` (sample indices: the
+    copy's first and last sample, the original's first; the lag in seconds) over samples
+    sorted by (file, offset), files ranked by time. Pure arrays, so a crosscheck over many
+    evidence folders and the benchmark run the same search."""
+    n = len(tf)
+    step = sample_step(tf, file_rank)
     # windows: WINDOW consecutive samples of one file, all moving
     ok_start = moving.copy()
     for k in range(1, WINDOW):
@@ -175,65 +208,35 @@ def find_loops(timeline: pa.Table, contexts: Sequence[SessionContext], rules: Ru
     orig, copy = pairs[:, 0], pairs[:, 1]
     same = file_rank[orig] == file_rank[copy]
     lag = tf[copy] - tf[orig]
-    valid = ~same | (lag >= rules.min_loop_s - step)
+    valid = ~same | (lag >= min_loop_s - step)
     orig, copy, lag = orig[valid], copy[valid], lag[valid]
-
-    file_bounds = {
-        r: (int(np.searchsorted(file_rank, r)), int(np.searchsorted(file_rank, r, "right")))
-        for r in np.unique(file_rank)
-    }
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
     for k in range(len(orig)):
         groups[(int(file_rank[orig[k]]), int(file_rank[copy[k]]))].append(k)
 
-    by_session = {c.session.session_id: c for c in contexts}
-    events: list[Event] = []
+    def bounds(r: int) -> tuple[int, int]:
+        return int(np.searchsorted(file_rank, r)), int(np.searchsorted(file_rank, r, "right"))
+
+    out: list[tuple[int, int, int, float, int, float]] = []
     covered: dict[int, list[tuple[float, float]]] = defaultdict(list)
     for (fo, fc), ks in sorted(groups.items()):
         ks_arr = np.asarray(ks)
         for cluster in _lag_clusters(lag[ks_arr], step):
             sel = ks_arr[cluster]
-            seed = int(copy[sel][0])
-            span = _extend(
-                u,
-                moving,
-                tf,
-                file_bounds[fo],
-                file_bounds[fc],
-                seed,
-                float(np.median(lag[sel])),
-                step,
-            )
+            lag_c = float(np.median(lag[sel]))
+            span = _extend(u, moving, tf, bounds(fo), bounds(fc), int(copy[sel][0]), lag_c, step)
             if span is None:
                 continue
-            c0, c1, o0, sim, matched = span
-            dur = tf[c1] - tf[c0] + step
-            if dur < rules.min_loop_s - step / 2:
+            c0, c1 = span[0], span[1]
+            if tf[c1] - tf[c0] + step < min_loop_s - step / 2:
                 continue
             # the same stretch nominated again through another original: keep a few,
             # frame-by-frame verification (refine_loop) tells the real one
-            same_stretch = [1 for a, b in covered[fc] if a <= tf[c1] and tf[c0] <= b]
-            if len(same_stretch) >= MAX_CANDIDATES:
+            if sum(a <= tf[c1] and tf[c0] <= b for a, b in covered[fc]) >= MAX_CANDIDATES:
                 continue
             covered[fc].append((float(tf[c0]), float(tf[c1])))
-            events.extend(
-                _events(
-                    c0,
-                    c1,
-                    o0,
-                    sim,
-                    matched,
-                    step,
-                    t,
-                    tf,
-                    files,
-                    sessions,
-                    cameras,
-                    by_session,
-                    rules.min_loop_s,
-                )
-            )
-    return events
+            out.append(span)
+    return out
 
 
 def _lag_clusters(lags: np.ndarray, step: float) -> list[np.ndarray]:
@@ -257,33 +260,67 @@ def _aligned(tf: np.ndarray, bounds: tuple[int, int], target: float, step: float
     return [k for k in (j - 1, j, j + 1) if lo <= k < hi and abs(tf[k] - target) <= 1.01 * step]
 
 
+def _agreement(u, moving, tf, orig_bounds, c: int, target: float, step: float, loose: bool):
+    """``(agreement, nearest original sample)`` of copy sample ``c`` with the original at
+    file offset ``target``. Between two original samples the motion of both, mixed by where
+    ``target`` falls, stands for the one in between (a copy sampled at another phase sees
+    half of each). ``loose``: the best of that and either neighbour."""
+    near = [o for o in _aligned(tf, orig_bounds, target, step) if o != c]
+    if not near:
+        return -1.0, None
+    nearest = min(near, key=lambda o: abs(tf[o] - target))
+    before = [o for o in near if tf[o] <= target]
+    after = [o for o in near if tf[o] > target]
+    if abs(tf[nearest] - target) <= 0.05 * step or not (before and after):
+        agreement = _pair(u, moving, c, nearest)  # on a sample, or at a file's end
+    elif not moving[c]:
+        agreement = 0.0 if moving[before[-1]] or moving[after[0]] else STILL_AGREE
+    else:
+        o0, o1 = before[-1], after[0]
+        f = (target - tf[o0]) / max(tf[o1] - tf[o0], 1e-6)
+        mix = (1 - f) * u[o0] + f * u[o1]
+        norm = float(np.linalg.norm(mix))
+        agreement = float(u[c] @ mix) / norm if norm > 1e-3 else 0.0
+    if loose:  # growing: either neighbour may stand for it (a quiet, noisy sample)
+        agreement = max([agreement, *(_pair(u, moving, c, o) for o in near)])
+    return agreement, nearest
+
+
+def _pair(u, moving, c: int, o: int) -> float:
+    if moving[c] and moving[o]:
+        return float(u[c] @ u[o])
+    return STILL_AGREE if not moving[c] and not moving[o] else 0.0
+
+
 def _extend(u, moving, tf, orig_bounds, copy_bounds, seed, lag, step):
     """Grow the stretch around ``seed`` while the aligned samples agree (see the module doc).
 
-    Returns ``(c0, c1, o0, mean similarity of moving samples, moving samples matched)`` or
-    None when the stretch does not hold up on its own.
+    The seeds give the lag only to a sample step; it is first refined to a quarter step on the
+    seed window (a copy cut or re-timed at any point is sampled at another phase).
+    Returns ``(c0, c1, o0, mean similarity of moving samples, moving samples matched, lag)``
+    or None when the stretch does not hold up on its own.
     """
     lo, hi = copy_bounds
+    seed_idx = range(seed, min(hi, seed + WINDOW))
+
+    def seed_score(lg: float) -> float:
+        return float(
+            np.mean(
+                [
+                    _agreement(u, moving, tf, orig_bounds, c, tf[c] - lg, step, False)[0]
+                    for c in seed_idx
+                ]
+            )
+        )
+
+    tried = [(seed_score(lag + k * step / 4), -abs(k), lag + k * step / 4) for k in range(-3, 4)]
+    lag = max(tried)[2]
     memo: dict[int, tuple[float, int | None]] = {}
 
     def agree(c: int) -> tuple[float, int | None]:
-        """Best agreement of copy sample ``c`` with an original sample at the lag."""
-        if c in memo:
-            return memo[c]
-        best: tuple[float, int | None] = (-1.0, None)
-        for o in _aligned(tf, orig_bounds, tf[c] - lag, step):
-            if o == c:
-                continue
-            if moving[c] and moving[o]:
-                a = float(u[c] @ u[o])
-            elif not moving[c] and not moving[o]:
-                a = STILL_AGREE
-            else:
-                a = 0.0
-            if a > best[0]:
-                best = (a, o)
-        memo[c] = best
-        return best
+        if c not in memo:
+            memo[c] = _agreement(u, moving, tf, orig_bounds, c, tf[c] - lag, step, True)
+        return memo[c]
 
     def window_ok(first: int) -> bool:
         idx = range(max(lo, first), min(hi, first + WINDOW))
@@ -308,10 +345,12 @@ def _extend(u, moving, tf, orig_bounds, copy_bounds, seed, lag, step):
     # a room where the same people keep moving about matches a few samples at any lag
     if agree(c0)[1] is None or matched < MIN_ACTIVE or matched < MIN_SEEDED * mov.sum():
         return None
-    return c0, c1, agree(c0)[1], float(sims[mov].mean()), matched
+    return c0, c1, agree(c0)[1], float(sims[mov].mean()), matched, lag
 
 
-def _events(c0, c1, o0, sim, active, step, t, tf, files, sessions, cameras, by_session, min_loop_s):
+def _events(
+    c0, c1, o0, sim, active, lag, step, t, tf, files, sessions, cameras, by_session, min_loop_s
+):
     """One event per session the copied stretch falls in."""
     out = []
     idx = np.arange(c0, c1 + 1)
@@ -325,10 +364,10 @@ def _events(c0, c1, o0, sim, active, step, t, tf, files, sessions, cameras, by_s
             end = min(end, ctx.session.scheduled_end)
         details: dict[str, Any] = {
             "matched_file": files[o0],
-            "matched_t_file_s": round(float(tf[o0] + (tf[a] - tf[c0]) - step / 2), 3),
+            "matched_t_file_s": round(float(tf[a] - lag - step / 2), 3),
             "matched_session": sessions[o0],
             "matched_camera": cameras[o0],
-            "lag_s": round(float(tf[c0] - tf[o0]), 3),
+            "lag_s": round(float(lag), 3),
             "motion_similarity": round(sim, 3),
             "changing_matches": int(active),
             "start_file": files[a],
