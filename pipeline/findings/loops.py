@@ -42,8 +42,8 @@ from pipeline.records import Event
 from pipeline.signals.picture import is_black
 
 WINDOW = 4  # consecutive samples per hashed window
-BANDS = 8
-BAND_BITS = 16
+BANDS = 10
+BAND_BITS = 12
 SEED_SIM = 0.6  # window cosine of a candidate pair
 EXTEND_SIM = 0.5  # windowed agreement while growing
 MATCH_SIM = 0.7  # a moving sample that matches on its own
