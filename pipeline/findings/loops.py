@@ -51,7 +51,8 @@ STILL_AGREE = 0.6  # a still sample aligned with a still one
 MIN_ACTIVE = 4
 MIN_SEEDED = 0.5  # share of the stretch's moving samples that match on their own
 MAX_CANDIDATES = 3  # nominations of one copied stretch (different originals or lags)
-MAX_BUCKET = 64  # a band value shared by more windows carries no information
+MAX_BUCKET = 64  # a band value shared by more windows is split by further bands
+SPLITS = 3
 GRID_CELLS = 64
 
 
@@ -97,21 +98,34 @@ def window_similarity(u: np.ndarray, a: np.ndarray, c: np.ndarray) -> np.ndarray
 
 def candidate_pairs(u: np.ndarray, keys: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """``(earlier, later)`` sample index pairs of windows that share a band and agree: one
-    sort per band, then pairs only inside buckets of at most ``MAX_BUCKET``."""
+    sort per band, then pairs only inside buckets of at most ``MAX_BUCKET``. A bigger bucket
+    (a room's usual motion, common to all its sessions) is split again by the next band's
+    bits, up to ``SPLITS`` times: an exact copy shares every band, so it stays together."""
     found: list[np.ndarray] = []
-    for key in keys:
-        order = np.argsort(key, kind="stable")
-        cuts = np.flatnonzero(np.diff(key[order])) + 1
-        lo = np.concatenate([[0], cuts])
-        sizes = np.diff(np.concatenate([lo, [len(key)]]))
-        for size in np.unique(sizes[(sizes >= 2) & (sizes <= MAX_BUCKET)]):
-            # every bucket of this size at once: a (buckets, size) member table
-            firsts = lo[sizes == size]
-            members = np.sort(order[firsts[:, None] + np.arange(size)[None, :]], axis=1)
-            i, j = np.triu_indices(int(size), k=1)
-            a, c = starts[members[:, i].ravel()], starts[members[:, j].ravel()]
-            ok = window_similarity(u, a, c) >= SEED_SIM
-            found.append(np.stack([a[ok], c[ok]], axis=1))
+    for b in range(len(keys)):
+        members = np.arange(keys.shape[1])
+        key = keys[b].copy()
+        for level in range(SPLITS + 1):
+            order = members[np.argsort(key[members], kind="stable")]
+            sk = key[order]
+            cuts = np.flatnonzero(np.diff(sk)) + 1
+            lo = np.concatenate([[0], cuts]).astype(np.int64)
+            sizes = np.diff(np.concatenate([lo, [len(sk)]]))
+            for size in np.unique(sizes[(sizes >= 2) & (sizes <= MAX_BUCKET)]):
+                # every bucket of this size at once: a (buckets, size) member table
+                firsts = lo[sizes == size]
+                table = np.sort(order[firsts[:, None] + np.arange(size)[None, :]], axis=1)
+                i, j = np.triu_indices(int(size), k=1)
+                a, c = starts[table[:, i].ravel()], starts[table[:, j].ravel()]
+                ok = window_similarity(u, a, c) >= SEED_SIM
+                found.append(np.stack([a[ok], c[ok]], axis=1))
+            big = sizes > MAX_BUCKET
+            if not big.any() or level == SPLITS:
+                break
+            members = np.concatenate(
+                [order[x : x + n] for x, n in zip(lo[big], sizes[big], strict=True)]
+            )
+            key = key * (1 << BAND_BITS) + keys[(b + level + 1) % len(keys)]
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
     return np.unique(np.concatenate(found), axis=0)
@@ -217,25 +231,26 @@ def search(
     def bounds(r: int) -> tuple[int, int]:
         return int(np.searchsorted(file_rank, r)), int(np.searchsorted(file_rank, r, "right"))
 
-    out: list[tuple[int, int, int, float, int, float]] = []
-    covered: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    spans = []
     for (fo, fc), ks in sorted(groups.items()):
         ks_arr = np.asarray(ks)
         for cluster in _lag_clusters(lag[ks_arr], step):
             sel = ks_arr[cluster]
             lag_c = float(np.median(lag[sel]))
             span = _extend(u, moving, tf, bounds(fo), bounds(fc), int(copy[sel][0]), lag_c, step)
-            if span is None:
-                continue
-            c0, c1 = span[0], span[1]
-            if tf[c1] - tf[c0] + step < min_loop_s - step / 2:
-                continue
-            # the same stretch nominated again through another original: keep a few,
-            # frame-by-frame verification (refine_loop) tells the real one
-            if sum(a <= tf[c1] and tf[c0] <= b for a, b in covered[fc]) >= MAX_CANDIDATES:
-                continue
-            covered[fc].append((float(tf[c0]), float(tf[c1])))
-            out.append(span)
+            if span is not None and tf[span[1]] - tf[span[0]] + step >= min_loop_s - step / 2:
+                spans.append((fc, span))
+    # the same stretch nominated through several originals or lags: the best few (most
+    # similar, most matched samples) go on to frame-by-frame verification
+    spans.sort(key=lambda fs: -fs[1][3] * fs[1][4])
+    out: list[tuple[int, int, int, float, int, float]] = []
+    covered: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for fc, span in spans:
+        a, b = float(tf[span[0]]), float(tf[span[1]])
+        if sum(x <= b and a <= y for x, y in covered[fc]) >= MAX_CANDIDATES:
+            continue
+        covered[fc].append((a, b))
+        out.append(span)
     return out
 
 
