@@ -48,9 +48,13 @@ SEED_SIM = 0.6  # window cosine of a candidate pair
 EXTEND_SIM = 0.5  # windowed agreement while growing
 MATCH_SIM = 0.7  # a moving sample that matches on its own
 STILL_AGREE = 0.6  # a still sample aligned with a still one
+# a stretch's mean agreement over its moving samples: exported copies on the matrix 0.78-0.93,
+# identical copies 0.99; the look-alike rooms of the samples (same layout, seats, poses)
+# mostly 0.6-0.75, so this keeps frame-by-frame verification to a few candidates
+STRETCH_SIM = 0.74
 MIN_ACTIVE = 4
 MIN_SEEDED = 0.5  # share of the stretch's moving samples that match on their own
-MAX_CANDIDATES = 3  # nominations of one copied stretch (different originals or lags)
+MAX_CANDIDATES = 2  # nominations of one copied stretch (different originals or lags)
 MAX_BUCKET = 64  # a band value shared by more windows is split by further bands
 SPLITS = 3
 GRID_CELLS = 64
@@ -359,6 +363,8 @@ def _extend(u, moving, tf, orig_bounds, copy_bounds, seed, lag, step):
     matched = int(np.count_nonzero(mov & (sims >= MATCH_SIM)))
     # a room where the same people keep moving about matches a few samples at any lag
     if agree(c0)[1] is None or matched < MIN_ACTIVE or matched < MIN_SEEDED * mov.sum():
+        return None
+    if float(sims[mov].mean()) < STRETCH_SIM:
         return None
     return c0, c1, agree(c0)[1], float(sims[mov].mean()), matched, lag
 
