@@ -138,7 +138,8 @@ def synthetic(hours: int, seed: int = 0, copies: int = 5):
         u[f * per : (f + 1) * per] = v
     planted = []
     for k in range(copies):
-        src, dst = 10 * k + 1, (10 * k + hours // 2) % hours
+        src = (10 * k + 1) % hours
+        dst = (src + hours // 2) % hours
         a, b = src * per + 300, dst * per + 900
         noisy = u[a : a + 30].astype(np.float32) + rng.normal(0, 0.08, (30, 64))
         noisy /= np.linalg.norm(noisy, axis=1, keepdims=True) + 1e-6

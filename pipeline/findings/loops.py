@@ -44,7 +44,8 @@ from pipeline.signals.picture import is_black
 WINDOW = 4  # consecutive samples per hashed window
 BANDS = 10
 BAND_BITS = 12
-SEED_SIM = 0.6  # window cosine of a candidate pair
+SEED_SIM = 0.75  # window cosine of a candidate pair
+MIN_SEEDS = 2  # candidate windows at one lag within half a loop
 EXTEND_SIM = 0.5  # windowed agreement while growing
 MATCH_SIM = 0.7  # a moving sample that matches on its own
 STILL_AGREE = 0.6  # a still sample aligned with a still one
@@ -239,11 +240,16 @@ def search(
     for (fo, fc), ks in sorted(groups.items()):
         ks_arr = np.asarray(ks)
         for cluster in _lag_clusters(lag[ks_arr], step):
-            sel = ks_arr[cluster]
-            lag_c = float(np.median(lag[sel]))
-            span = _extend(u, moving, tf, bounds(fo), bounds(fc), int(copy[sel][0]), lag_c, step)
-            if span is not None and tf[span[1]] - tf[span[0]] + step >= min_loop_s - step / 2:
-                spans.append((fc, span))
+            for chain in _chains(tf[copy[ks_arr[cluster]]], min_loop_s / 2):
+                sel = ks_arr[cluster][chain]
+                # windows at one lag, close in time: a chance look-alike seldom repeats
+                if len(np.unique(copy[sel])) < MIN_SEEDS:
+                    continue
+                seed = int(copy[sel][len(sel) // 2])
+                lag_c = float(np.median(lag[sel]))
+                span = _extend(u, moving, tf, bounds(fo), bounds(fc), seed, lag_c, step)
+                if span is not None and tf[span[1]] - tf[span[0]] + step >= min_loop_s - step / 2:
+                    spans.append((fc, span))
     # the same stretch nominated through several originals or lags: the best few (most
     # similar, most matched samples) go on to frame-by-frame verification
     spans.sort(key=lambda fs: -fs[1][3] * fs[1][4])
@@ -269,6 +275,13 @@ def _lag_clusters(lags: np.ndarray, step: float) -> list[np.ndarray]:
             cur = [b]
     out.append(np.asarray(cur))
     return out
+
+
+def _chains(copy_t: np.ndarray, gap: float) -> list[np.ndarray]:
+    """Indices of ``copy_t`` split where consecutive (sorted) times are ``gap`` apart."""
+    order = np.argsort(copy_t, kind="stable")
+    cuts = np.flatnonzero(np.diff(copy_t[order]) > gap) + 1
+    return np.split(order, cuts)
 
 
 def _aligned(tf: np.ndarray, bounds: tuple[int, int], target: float, step: float) -> list[int]:
