@@ -5,24 +5,31 @@ cells' share of the motion energy since the previous sample, measured on brightn
 contrast-normalised thumbnails. The static room (the same every day) contributes nothing, so
 two sessions of one room differ while a re-encoded, re-lit, rescaled or slightly cropped copy
 keeps its grids (measured on the robustness matrix, benchmarks/bench_reuse.py: aligned copy
-samples score a cosine of 0.85-1.0 after CRF 33, scale 0.71, +6 % brightness, gamma, crop 5 %
+samples mostly score a cosine of 0.85-1.0 after CRF 33, scale 0.71, +6 % brightness, gamma, crop 5 %
 and 25->10 fps; another session of the same room about 0.1, 99th percentile 0.87 for single
 samples, hence windows of several samples).
+
+The old search (exact 16-bit bands of ``motion_cells``, a 10-bit pHash bound, raw grey-level
+frame checks) missed the issue's export (scale 0.71 and back, +6 %, CRF 33): a crop or
+rescale moves the changed-cell bits, and the frame check compared raw grey levels.
 
 1. Candidates: windows of ``WINDOW`` consecutive moving samples of one file (the centred,
    unit grid of each, concatenated) get a random-hyperplane hash (SimHash, ``BANDS`` x
    ``BAND_BITS`` bits, fixed seed). Windows sharing one band exactly are candidate pairs:
-   one sort per band, buckets of more than ``MAX_BUCKET`` skipped, so the search stays near
-   linear in the batch (a cosine of 0.85 shares a band with p ~ 0.3, an unrelated window with
-   p ~ 1e-3). The pair's cosine must then reach ``SEED_SIM``. The later window is the copy.
+   one sort per band; a bucket of more than ``MAX_BUCKET`` (a room's usual motion) is split
+   again by the next bands, so the search stays near linear in the batch (a cosine of 0.85
+   shares one of ten 12-bit bands with p ~ 0.6, an unrelated window with p ~ 0.003). The
+   pair's cosine must reach ``SEED_SIM``. The later window is the copy.
 2. Seeds of two files vote for a lag (within a sample step: the copy may be sampled at another
-   phase or frame rate). Each lag's best seed is grown sample by sample while the aligned
-   samples' windowed agreement stays above ``EXTEND_SIM`` (a still sample agrees with a still
-   one: a loop may hold quiet moments), and reported when it lasts ``rules.min_loop_s`` with
-   ``MIN_ACTIVE`` moving samples that match on their own. A still scene repeated has no
+   phase or frame rate); a lag needs ``MIN_SEEDS`` windows close in time. The lag is refined
+   to a quarter step (neighbouring original samples mixed by phase), then the stretch is
+   grown sample by sample while the aligned samples' windowed agreement stays above
+   ``EXTEND_SIM`` (a still sample agrees with a still one: a loop may hold quiet moments),
+   and reported when it lasts ``rules.min_loop_s`` with ``MIN_ACTIVE`` moving samples that
+   match on their own and a mean agreement of ``STRETCH_SIM``. A still scene repeated has no
    moving samples, so it is never a loop.
-3. :func:`pipeline.refine_loop.refine_loop` then verifies the copy frame by frame (aligned in
-   time, scale and brightness) and places its ends.
+3. :func:`pipeline.refine.refine_events` (``pipeline.refine_loop``) then verifies the copy
+   frame by frame (aligned in time, geometry and brightness) and places its ends.
 """
 
 from __future__ import annotations
@@ -37,14 +44,16 @@ import pyarrow as pa
 
 from pipeline.config import Rules
 from pipeline.findings import SessionContext
+from pipeline.findings.motion_index import (
+    WINDOW,
+    candidate_pairs,
+    grid_vectors,
+    window_keys,
+)
 from pipeline.findings.picture import column, utc
 from pipeline.records import Event
 from pipeline.signals.picture import is_black
 
-WINDOW = 4  # consecutive samples per hashed window
-BANDS = 10
-BAND_BITS = 12
-SEED_SIM = 0.75  # window cosine of a candidate pair
 MIN_SEEDS = 2  # candidate windows at one lag within half a loop
 EXTEND_SIM = 0.5  # windowed agreement while growing
 MATCH_SIM = 0.7  # a moving sample that matches on its own
@@ -56,84 +65,6 @@ STRETCH_SIM = 0.74
 MIN_ACTIVE = 4
 MIN_SEEDED = 0.5  # share of the stretch's moving samples that match on their own
 MAX_CANDIDATES = 2  # nominations of one copied stretch (different originals or lags)
-MAX_BUCKET = 64  # a band value shared by more windows is split by further bands
-SPLITS = 3
-GRID_CELLS = 64
-
-
-def grid_vectors(values: Sequence[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
-    """``motion_grid`` values -> centred unit vectors ``(N, 64)`` and a moving mask."""
-    raw = np.zeros((len(values), GRID_CELLS), np.float32)
-    for i, v in enumerate(values):
-        if v is not None and len(v) == GRID_CELLS:
-            raw[i] = np.frombuffer(v, dtype=np.uint8)
-    moving = raw.sum(axis=1) > 0
-    u = raw - raw.mean(axis=1, keepdims=True)
-    u /= np.linalg.norm(u, axis=1, keepdims=True) + 1e-6
-    u[~moving] = 0.0
-    return u, moving
-
-
-def _planes(dim: int) -> np.ndarray:
-    """The fixed random hyperplanes: the same in every scan, so fingerprints stay comparable
-    across evidence folders (crosscheck)."""
-    return np.random.default_rng(18).standard_normal((dim, BANDS * BAND_BITS)).astype(np.float32)
-
-
-def window_keys(u: np.ndarray, starts: np.ndarray, chunk: int = 100_000) -> np.ndarray:
-    """Band keys ``(BANDS, n)`` of the windows at ``starts`` (in chunks: bounded memory)."""
-    planes = _planes(WINDOW * GRID_CELLS)
-    weights = 1 << np.arange(BAND_BITS, dtype=np.int64)
-    out = np.empty((BANDS, len(starts)), dtype=np.int64)
-    for i in range(0, len(starts), chunk):
-        s = starts[i : i + chunk]
-        vec = np.concatenate([u[s + k].astype(np.float32) for k in range(WINDOW)], axis=1)
-        bits = (vec @ planes > 0).reshape(len(s), BANDS, BAND_BITS)
-        out[:, i : i + chunk] = (bits * weights).sum(axis=2).T
-    return out
-
-
-def window_similarity(u: np.ndarray, a: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Cosine of the windows starting at samples ``a`` and ``c`` (mean of the samples')."""
-    total = np.zeros(len(a), dtype=np.float32)
-    for k in range(WINDOW):
-        total += np.einsum("ij,ij->i", u[a + k].astype(np.float32), u[c + k].astype(np.float32))
-    return total / WINDOW
-
-
-def candidate_pairs(u: np.ndarray, keys: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """``(earlier, later)`` sample index pairs of windows that share a band and agree: one
-    sort per band, then pairs only inside buckets of at most ``MAX_BUCKET``. A bigger bucket
-    (a room's usual motion, common to all its sessions) is split again by the next band's
-    bits, up to ``SPLITS`` times: an exact copy shares every band, so it stays together."""
-    found: list[np.ndarray] = []
-    for b in range(len(keys)):
-        members = np.arange(keys.shape[1])
-        key = keys[b].copy()
-        for level in range(SPLITS + 1):
-            order = members[np.argsort(key[members], kind="stable")]
-            sk = key[order]
-            cuts = np.flatnonzero(np.diff(sk)) + 1
-            lo = np.concatenate([[0], cuts]).astype(np.int64)
-            sizes = np.diff(np.concatenate([lo, [len(sk)]]))
-            for size in np.unique(sizes[(sizes >= 2) & (sizes <= MAX_BUCKET)]):
-                # every bucket of this size at once: a (buckets, size) member table
-                firsts = lo[sizes == size]
-                table = np.sort(order[firsts[:, None] + np.arange(size)[None, :]], axis=1)
-                i, j = np.triu_indices(int(size), k=1)
-                a, c = starts[table[:, i].ravel()], starts[table[:, j].ravel()]
-                ok = window_similarity(u, a, c) >= SEED_SIM
-                found.append(np.stack([a[ok], c[ok]], axis=1))
-            big = sizes > MAX_BUCKET
-            if not big.any() or level == SPLITS:
-                break
-            members = np.concatenate(
-                [order[x : x + n] for x, n in zip(lo[big], sizes[big], strict=True)]
-            )
-            key = key * (1 << BAND_BITS) + keys[(b + level + 1) % len(keys)]
-    if not found:
-        return np.zeros((0, 2), dtype=np.int64)
-    return np.unique(np.concatenate(found), axis=0)
 
 
 def find_loops(timeline: pa.Table, contexts: Sequence[SessionContext], rules: Rules) -> list[Event]:
