@@ -40,6 +40,7 @@ BORDER = 0.08  # share of each side left out (a crop or warp leaves the edge und
 PAIR_S = 2.0  # a change image spans this much time (a seated candidate moves in seconds)
 MOTION_NCC = 0.85  # change images correlate at least this much (copies: 0.98-1.0 measured)
 MIN_CHANGE = 0.02  # mean |change| (normalised units) below this: a still moment, no evidence
+CLEAR_CHANGE = 0.05  # ... and above this a moment that does not match counts against
 MOMENTS = 5
 # the worst cells' residual over the typical cell's: exported copies 1.4-2.4 on the matrix,
 # another moment of a look-alike sample room 2.7 and more
@@ -243,14 +244,18 @@ def verify(
     reach = 0.75 * step  # the finder placed the lag to a quarter step
     found: Match | None = None
     failed = matched = 0
-    for m in moments(c0, c1, keys, step):
-        tc, gc = frames(copy, m, m + PAIR_S + 0.05, 0.1)
+    # the most moving moment first: it fixes the lag best (a pause makes the lag ambiguous)
+    copies = [frames(copy, m, m + PAIR_S + 0.05, 0.1) for m in moments(c0, c1, keys, step)]
+    copies = sorted((x for x in copies if len(x[0]) >= 2), key=lambda x: -_motion(x[1]))
+    for tc, gc in copies:
+        m = float(tc[0])
         to, go = frames(orig, m - lag - reach, m + PAIR_S - lag + reach, 0.0)
-        if len(tc) < 2 or len(to) < 2:
+        if len(to) < 2:
             continue
-        got = match_moment(tc, gc, to, go, lag, reach if found is None else 0.15)
+        got = match_moment(tc, gc, to, go, lag, reach if found is None else 0.3)
         if got is None or got.spread > SPREAD_MAX:
-            failed += got is not None or _moves(gc)  # a still moment is no evidence
+            # a quiet moment (one weight shift) proves little either way once the lag is fixed
+            failed += found is None or got is not None or _motion(gc) >= CLEAR_CHANGE
             if failed and (found is None or failed > 1 + matched // 3):
                 return None  # the lag-finding moment failed, or too many others
             continue
@@ -260,6 +265,6 @@ def verify(
     return found if found is not None and failed <= matched // 3 else None
 
 
-def _moves(gc: np.ndarray) -> bool:
-    """Whether the copy changes over the moment (else it is no evidence either way)."""
-    return float(np.abs(_z(gc[-1]) - _z(gc[0])).mean()) >= MIN_CHANGE
+def _motion(gc: np.ndarray) -> float:
+    """How much the copy changes over the moment (below MIN_CHANGE: no evidence)."""
+    return float(np.abs(_z(gc[-1]) - _z(gc[0])).mean())

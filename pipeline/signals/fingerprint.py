@@ -18,8 +18,8 @@ from pipeline.signals.picture import clock_region_of, gray_of, without_overlay
 MOTION_CELL_LEVEL = 2.0  # grey levels of a cell's mean
 GRID_THUMB = (64, 48)  # motion_grid: thumbnail where motion energy is measured
 GRID = 8  # ... pooled to GRID x GRID cells
-GRID_FLOOR = 0.04  # per-pixel change (in units of the picture's own contrast) that is noise
-GRID_STILL = 0.5  # total energy below this: nothing moved, the grid is all zeros
+GRID_FLOOR = 0.1  # per-pixel change, in units of the picture's own contrast, that is noise
+GRID_STILL = 10.0  # total energy below this: nothing moved (an empty room with noise: ~6)
 _WEIGHTS = (1 << np.arange(63, -1, -1, dtype=np.uint64)).astype(np.uint64)
 
 
