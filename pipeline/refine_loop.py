@@ -237,7 +237,8 @@ def verify(
     SMALL luma pictures). The first moment that moves fixes the lag (searched a sample step
     around the nominated one); every further moving moment must match at that lag too (a
     chance look-alike does not hold over the whole stretch): one failure per three matches is
-    allowed (a quiet moment, the edge of a loop). None when it fails more, or nothing moves."""
+    allowed (the nominated stretch may run a sample past the loop's end). None when it fails
+    more, or nothing moves."""
     c0, c1 = float(d["start_t_file_s"]), float(d["end_t_file_s"])
     lag = c0 - float(d["matched_t_file_s"])
     keys = np.asarray(copy.keyframes_s, dtype=np.float64)
@@ -256,8 +257,8 @@ def verify(
         if got is None or got.spread > SPREAD_MAX:
             # a quiet moment (one weight shift) proves little either way once the lag is fixed
             failed += found is None or got is not None or _motion(gc) >= CLEAR_CHANGE
-            if failed and (found is None or failed > 1 + matched // 3):
-                return None  # the lag-finding moment failed, or too many others
+            if failed > 1 + matched // 3:
+                return None  # two moments in a row do not match, or too many overall
             continue
         matched += 1
         if found is None:
