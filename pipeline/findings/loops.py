@@ -183,7 +183,7 @@ def search(
                     spans.append((fc, span))
     # the same stretch nominated through several originals or lags: the best few (most
     # similar, most matched samples) go on to frame-by-frame verification
-    spans.sort(key=lambda fs: -fs[1][3] * fs[1][4])
+    spans.sort(key=lambda fs: (-round(fs[1][3], 2), -fs[1][4]))
     out: list[tuple[int, int, int, float, int, float]] = []
     covered: dict[int, list[tuple[float, float]]] = defaultdict(list)
     for fc, span in spans:
