@@ -14,6 +14,7 @@ analysers, the batch loop finder, frame-by-frame refinement) on a folder's files
 from __future__ import annotations
 
 import subprocess
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -38,7 +39,9 @@ def room_plate(real_dir: Path, size: tuple[int, int] = SIZE) -> np.ndarray:
     f = size[0] / frames[0].shape[1]
     boxes[:, 2:6] *= f
     frames = [cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in frames]
-    return _limited(_background(frames, boxes))
+    with warnings.catch_warnings():  # pixels every frame's box covers: the plain median
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _limited(_background(frames, boxes))
 
 
 def actors(seed: int, people: int = 3) -> list:
