@@ -297,7 +297,11 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     if missing:
         _err(f"{missing[0]}: not an evidence folder (no timeline.parquet)")
         return 2
-    table = write_crosscheck(args.evidence, args.out, args.min_loop_s)
+    try:
+        table = write_crosscheck(args.evidence, args.out, args.min_loop_s)
+    except ValueError as exc:
+        _err(str(exc))
+        return 2
     print(
         f"{len(args.evidence)} evidence folders, {table.num_rows} repeated stretches -> "
         f"{args.out / 'crosscheck.parquet'}"

@@ -34,6 +34,8 @@ def fingerprints(folder: Path) -> pa.Table:
     if path.is_file():
         return store.read_table(path).select(schemas.FINGERPRINTS.names)
     timeline = store.read_table(folder / "timeline.parquet")
+    if "motion_grid" not in timeline.column_names:
+        raise ValueError(f"{folder}: scanned before motion fingerprints were kept; scan again")
     return timeline.select(schemas.FINGERPRINTS.names).cast(schemas.FINGERPRINTS)
 
 
