@@ -8,14 +8,16 @@ as its original, frame by frame, once the two are aligned:
   zero-mean normalised correlation, so brightness and contrast do not disturb it;
 * **time**: the lag is searched at the original's frame resolution within a sample step of
   the nominated one (the copy may run at another frame rate or be re-timed);
-* **brightness**: compared on zero-mean, unit-variance pictures, and the gain/offset that maps
-  the original's grey levels to the copy's is fitted and reported.
+* **brightness**: compared on zero-mean, unit-variance pictures (change images) and after
+  matching grey-level quantiles (whole pictures: brightness, contrast and gamma undone); the
+  gain/offset that maps the original's grey levels to the copy's is fitted and reported.
 
 The test itself compares *change images* (a frame minus the frame ``PAIR_S`` later) of copy and
 original: the static room cancels in both, so another session of the same room (other people,
 or none) correlates near 0 while a re-encoded copy correlates near 1 (``MOTION_NCC``). A still
 moment proves nothing either way, so up to ``MOMENTS`` moments of the stretch are tried, the
-middle first, and every one that moves must match. The whole aligned pictures must also agree
+most moving first (it fixes the lag), and the others must match at that lag (one miss per three
+matches allowed: the stretch may run a sample past the loop). The aligned pictures must agree
 evenly (``SPREAD_MAX``): a periodic motion (a blinking lamp, a repeated pose) can repeat a
 change image, not the whole room. The ends are then placed by comparing each copy frame with
 the original frame at the found lag, in the found geometry and brightness (pipeline.refine).
@@ -23,7 +25,6 @@ the original frame at the found lag, in the found geometry and brightness (pipel
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -32,8 +33,6 @@ import cv2
 import numpy as np
 
 from pipeline.records import FileProbe
-
-log = logging.getLogger("examaudit")
 
 SMALL = (96, 72)  # compared at this size: coding noise and a few pixels of shift average out
 BORDER = 0.08  # share of each side left out (a crop or warp leaves the edge undefined)
