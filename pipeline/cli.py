@@ -130,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
     p.add_argument("--xlsx", type=Path, metavar="FILE")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
+
+    p = sub.add_parser("crosscheck", help="footage repeated across evidence folders")
+    p.add_argument("evidence", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument("--min-loop-s", type=float, default=20.0, metavar="SECONDS")
+    g = p.add_mutually_exclusive_group()  # accepted; the join runs locally for now
+    g.add_argument("--workers", type=int, metavar="N")
+    g.add_argument("--scheduler", metavar="ADDRESS")
     return parser
 
 
@@ -282,6 +290,25 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_crosscheck(args: argparse.Namespace) -> int:
+    from pipeline.inspectorate.crosscheck import write_crosscheck
+
+    missing = [e for e in args.evidence if not (e / "timeline.parquet").is_file()]
+    if missing:
+        _err(f"{missing[0]}: not an evidence folder (no timeline.parquet)")
+        return 2
+    try:
+        table = write_crosscheck(args.evidence, args.out, args.min_loop_s)
+    except ValueError as exc:
+        _err(str(exc))
+        return 2
+    print(
+        f"{len(args.evidence)} evidence folders, {table.num_rows} repeated stretches -> "
+        f"{args.out / 'crosscheck.parquet'}"
+    )
+    return 0
+
+
 def cmd_checks(args: argparse.Namespace) -> int:
     from pipeline.checks.listing import describe, write_readme
 
@@ -305,6 +332,7 @@ COMMANDS = {
     "archive-check": cmd_archive_check,
     "export": cmd_export,
     "summary": cmd_summary,
+    "crosscheck": cmd_crosscheck,
     "keygen": cmd_keygen,
     "checks": cmd_checks,
 }

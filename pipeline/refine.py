@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 
-import cv2
 import numpy as np
 
 from pipeline.config import Rules, Site
@@ -42,11 +41,7 @@ log = logging.getLogger("examaudit")
 
 REFINE_STEP_S = 0.1  # evaluate one frame per this much time inside a bracket
 # a copied frame matches its original within this (grey levels, quarter analysis size)
-LOOP_SAME_MIN = 0.6
-LOOP_SAME_MAX = 1.0
-# ... and matches clearly better than any original frame 0.3 s or more away (a moment of the
-# same room that merely looks alike matches its neighbours about as well)
-LOOP_DISTINCT = 0.6
+LOOP_SAME_MIN = 0.6  # ... and at most twice its difference at the middle of the stretch
 
 
 def _test(
@@ -101,64 +96,45 @@ def _boundary(
     return float(t[outside[0]]) if len(outside) else float(t[-1])
 
 
-def _frames(probe: FileProbe, site: Site, camera_id: str, lo: float, hi: float):
-    t, frames = decode_window(
-        probe.path, max(0.0, lo), hi, width=site.analysis.width, step_s=REFINE_STEP_S
-    )
-    return t, without_overlay(gray_of(frames), site.camera(camera_id).clock_region)
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> float:
-    """Difference of two pictures at a quarter of the analysis size, where sensor and coding
-    noise average out: a re-encoded copy of the same frame scores well below a frame a few
-    hundred milliseconds away."""
-    size = (max(8, a.shape[1] // 4), max(8, a.shape[0] // 4))
-    return frame_difference(
-        cv2.resize(a, size, interpolation=cv2.INTER_AREA),
-        cv2.resize(b, size, interpolation=cv2.INTER_AREA),
-    )
-
-
 def _refine_loop(event: Event, probes: Mapping[str, FileProbe], site: Site) -> Event | None:
     """Verify a repeated stretch frame by frame and place its ends; None when it is not one.
 
-    Sparse hashes only nominate candidates: a room where the same people move about can hash
-    alike at some lag by chance. The copy's keyframe nearest the middle of the stretch must
-    match one original frame within a step of the sampled lag, as a re-encoded copy of the same
-    frame does and a frame even 0.2 s away does not; else the candidate is dropped. That match
-    gives the frame-exact lag. Then, around each end, each copy frame is compared with the
-    original frame at that lag: inside the loop they are the same picture, outside they are not.
+    Sparse motion grids only nominate candidates. :func:`pipeline.refine_loop.verify` aligns
+    copy and original in time (frame-exact lag), geometry (scale, crop) and brightness, and
+    confirms that they show the same motion; else the candidate is dropped. Then, around each
+    end, each copy frame is compared with the original frame at that lag, in that geometry and
+    brightness: inside the loop they are the same picture, outside they are not.
     """
+    from pipeline.refine_loop import difference, small, verify
+
     d = dict(event.details)
     copy = probes.get(str(d.get("start_file")))
     orig = probes.get(str(d.get("matched_file")))
     if copy is None or orig is None or copy.start is None or d.get("end_file") != d["start_file"]:
         return event
     cam = event.camera_id or ""
+    ocam = d.get("matched_camera") or cam
     step = float(d.get("sample_step_s") or site.analysis.sample_every_s)
     c0, c1 = float(d["start_t_file_s"]), float(d["end_t_file_s"])
-    lag = c0 - float(d["matched_t_file_s"])
-    mid = (c0 + c1) / 2
-    keys = np.asarray(copy.keyframes_s, dtype=np.float64)
-    inner = keys[(keys >= c0) & (keys <= c1)]
-    if len(inner):  # a keyframe decodes alone: no GOP to decode before it
-        mid = float(inner[np.argmin(np.abs(inner - mid))])
-    tc, gc = _frames(copy, site, cam, mid, mid)
-    to, go = _frames(
-        orig, site, d.get("matched_camera") or cam, mid - lag - 1.2 * step, mid - lag + 1.2 * step
-    )
-    if not len(tc) or not len(to):
-        return event
-    scores = np.asarray([_same(gc[0], g) for g in go])
-    best = int(np.argmin(scores))
-    others = scores[np.abs(to - to[best]) > 0.3]  # frames clearly before or after the match
-    distinct = not len(others) or scores[best] <= LOOP_DISTINCT * float(others.min())
-    if scores[best] > LOOP_SAME_MAX or not distinct:
+
+    def frames(probe: FileProbe, lo: float, hi: float, step_s: float):
+        t, frames = decode_window(
+            probe.path, max(0.0, lo), hi, width=site.analysis.width, step_s=step_s
+        )
+        camera = cam if probe is copy else ocam
+        gray = without_overlay(gray_of(frames), site.camera(camera).clock_region)
+        return t, np.asarray([small(g) for g in gray])
+
+    match = verify(frames, copy, orig, d, step)
+    if match is None:
         log.info("looped_footage candidate at %s not confirmed frame by frame", event.start)
         return None
-    lag = float(tc[0] - to[best])
-    same_max = min(LOOP_SAME_MAX, max(LOOP_SAME_MIN, 2.0 * scores[best]))
-    ocam = d.get("matched_camera") or cam
+    lag = match.lag
+    mid = (c0 + c1) / 2
+    tc, gc = frames(copy, mid, mid, 0.0)
+    _, go = frames(orig, mid - lag - 0.05, mid - lag + 0.05, 0.0)
+    inside = min((difference(gc[0], g, match) for g in go), default=0.0) if len(tc) else 0.0
+    same_max = max(LOOP_SAME_MIN, 2.0 * inside)
 
     def find(centre: float, start: bool) -> float | None:
         """Walk windows of three steps until one holds the copy's start (or end)."""
@@ -168,14 +144,15 @@ def _refine_loop(event: Event, probes: Mapping[str, FileProbe], site: Site) -> E
             hi = min(centre + 1.5 * step, copy.duration_s)
             if hi - lo < REFINE_STEP_S:
                 return None
-            tc, gc = _frames(copy, site, cam, lo, hi)
-            to, go = _frames(orig, site, ocam, lo - lag, hi - lag)
+            tc, gc = frames(copy, lo, hi, REFINE_STEP_S)
+            to, go = frames(orig, lo - lag - 0.1, hi - lag + 0.1, 0.0)
             if len(tc) < 2 or not len(to):
                 return None
             flags = np.zeros(len(tc), dtype=bool)
             for i, (t, g) in enumerate(zip(tc, gc, strict=True)):
                 k = int(np.argmin(np.abs(to - (t - lag))))
-                flags[i] = abs(to[k] - (t - lag)) <= 0.02 and _same(g, go[k]) <= same_max
+                near = abs(to[k] - (t - lag)) <= 0.6 / max(float(orig.fps or 25.0), 1.0)
+                flags[i] = near and difference(g, go[k], match) <= same_max
             inside_end = flags[-1] if start else flags[0]
             if flags.all() and start and lo <= max(0.0, lag) + 1e-3:
                 return lo  # the copy starts with the file (or with the original's start)
@@ -203,7 +180,8 @@ def _refine_loop(event: Event, probes: Mapping[str, FileProbe], site: Site) -> E
         d["end_t_file_s"] = round(b, 3)
     d["lag_s"] = round(lag, 3)
     d["refined"] = True
-    d["frame_difference"] = round(float(scores[best]), 3)
+    d["frame_difference"] = round(inside, 3)
+    d["transform"] = match.details(copy, orig)
     if (end - start).total_seconds() < float(d.get("min_s", 0.0)) - 1e-3:
         return None  # the verified repeat is shorter than the site's minimum
     return replace(event, start=start, end=max(start, end), details=d)

@@ -218,6 +218,7 @@ def _write_tables(out, root, probes, session_rows, events, timeline, extra=None)
         "events": evidence.events_table(events),
         "timeline": timeline.cast(schemas.TIMELINE),
     }
+    tables["fingerprints"] = tables["timeline"].select(schemas.FINGERPRINTS.names)
     files = {out / f"{name}.parquet": evidence.table_bytes(t) for name, t in tables.items()}
     files.update({out / rel: data for rel, data in (extra or {}).items()})
     evidence.commit_files(files)

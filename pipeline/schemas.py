@@ -121,10 +121,46 @@ TIMELINE_EXTRA = pa.schema(
         ("key_repeat_s", pa.float32()),  # ... and how many seconds back that picture was
         # people whose anchor lies in the camera's candidate_zone (null: no such zone)
         ("persons_in_candidate_zone", pa.int16()),
+        # 8x8 cells' share of the motion energy since the previous sample (0-255, busiest cell
+        # 255, all 0 when still): re-used footage is found by what moves (findings/loops.py)
+        ("motion_grid", pa.binary(64)),
     ]
 )
 
 TIMELINE = pa.schema(list(TIMELINE_CONTRACT) + list(TIMELINE_EXTRA))
+
+# fingerprints.parquet: the timeline's per-sample picture fingerprints, kept small so that
+# ``crosscheck`` joins many evidence folders without reading their whole timelines
+FINGERPRINTS = pa.schema(
+    [
+        ("session_id", pa.string()),
+        ("camera_id", pa.string()),
+        ("t", TS),
+        ("source_file", pa.string()),
+        ("t_file_s", pa.float64()),
+        ("fingerprint", pa.uint64()),
+        ("motion_grid", pa.binary(64)),
+    ]
+)
+
+# crosscheck.parquet: footage of evidence folder b that repeats footage of folder a
+CROSSCHECK = pa.schema(
+    [
+        ("a_evidence", pa.string()),
+        ("a_session_id", pa.string()),
+        ("a_camera_id", pa.string()),
+        ("a_start", TS),
+        ("a_end", TS),
+        ("b_evidence", pa.string()),
+        ("b_session_id", pa.string()),
+        ("b_camera_id", pa.string()),
+        ("b_start", TS),
+        ("b_end", TS),
+        ("duration_s", pa.float64()),
+        ("confidence", pa.float32()),
+        ("details", pa.string()),
+    ]
+)
 
 # views.parquet (an extension): each camera's reference views, in time order; a later
 # ``scan --reference EVIDENCE`` pins each camera's last one as its usual view

@@ -21,7 +21,7 @@ from pipeline.probe import probe_file
 from pipeline.records import FileProbe, Recording
 from pipeline.signals import AnalysisContext, run_analysers
 
-ANALYSIS_VERSION = "6"  # bump when analysers change what they compute
+ANALYSIS_VERSION = "7"  # bump when analysers change what they compute
 PROBE_VERSION = "3"  # bump when the probe changes what it records
 
 

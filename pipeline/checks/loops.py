@@ -16,13 +16,13 @@ class Loops(FrameRefined):
     kinds: ClassVar = (KindSpec("looped_footage", "画面重复", "Looped footage", "#db2777"),)
     needs: ClassVar = (
         "fingerprint",
-        "motion_cells",
+        "motion_grid",
         "brightness",
         "contrast",
         "source_file",
         "t_file_s",
     )
-    writes: ClassVar = ("fingerprint", "motion_cells")
+    writes: ClassVar = ("fingerprint", "motion_cells", "motion_grid")
     settings: ClassVar = (
         Setting(
             "min_loop_s",

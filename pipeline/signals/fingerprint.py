@@ -16,6 +16,10 @@ from pipeline.signals import AnalysisContext
 from pipeline.signals.picture import clock_region_of, gray_of, without_overlay
 
 MOTION_CELL_LEVEL = 2.0  # grey levels of a cell's mean
+GRID_THUMB = (64, 48)  # motion_grid: thumbnail where motion energy is measured
+GRID = 8  # ... pooled to GRID x GRID cells
+GRID_FLOOR = 0.1  # per-pixel change, in units of the picture's own contrast, that is noise
+GRID_STILL = 10.0  # total energy below this: nothing moved (an empty room with noise: ~6)
 _WEIGHTS = (1 << np.arange(63, -1, -1, dtype=np.uint64)).astype(np.uint64)
 
 
@@ -95,12 +99,40 @@ def motion_cells(cells: np.ndarray, prev: np.ndarray | None) -> int:
     return pack(np.abs(d).ravel() > MOTION_CELL_LEVEL)
 
 
+def grid_thumb(gray: np.ndarray) -> np.ndarray:
+    """Zero-mean, unit-variance 64x48 thumbnail: brightness and contrast (and most of a
+    gamma change) cancel before anything is compared."""
+    small = cv2.resize(gray, GRID_THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return (small - small.mean()) / max(float(small.std()), 1.0)
+
+
+def motion_grid(thumb: np.ndarray, prev: np.ndarray | None) -> bytes:
+    """Where the picture moved since the previous sample, as an 8x8 grid of bytes (row major).
+
+    Each cell holds its share of the sample's motion energy (changed-pixel magnitude above a
+    noise floor, on normalised thumbnails), scaled so the busiest cell is 255: the static
+    background contributes nothing, so two sessions of the same room differ here while a
+    re-encoded, re-lit or slightly rescaled copy keeps the same grid. A still sample is all
+    zeros. Cells are coarse (an eighth of the frame), so a crop of a few per cent moves energy
+    only partly into a neighbour cell.
+    """
+    if prev is None:
+        return bytes(GRID * GRID)
+    d = np.maximum(np.abs(thumb - prev) - GRID_FLOOR, 0.0)
+    h, w = d.shape
+    cells = d.reshape(GRID, h // GRID, GRID, w // GRID).sum(axis=(1, 3))
+    if float(cells.sum()) < GRID_STILL:
+        return bytes(GRID * GRID)
+    return np.round(255.0 * cells / cells.max()).astype(np.uint8).tobytes()
+
+
 class FingerprintSignals:
-    """``fingerprint`` (DCT hash: the scene), ``layout`` (average hash: the view) and
-    ``motion_cells`` (where the picture changed since the previous sample): all uint64."""
+    """``fingerprint`` (DCT hash: the scene), ``layout`` (average hash: the view),
+    ``motion_cells`` (where the picture changed since the previous sample, uint64) and
+    ``motion_grid`` (how much it moved where: 8x8 bytes, see :func:`motion_grid`)."""
 
     name = "fingerprint"
-    columns = ("fingerprint", "layout", "motion_cells")
+    columns = ("fingerprint", "layout", "motion_cells", "motion_grid")
 
     def __call__(self, batch: FrameBatch, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         region = clock_region_of(ctx)
@@ -109,14 +141,23 @@ class FingerprintSignals:
         fingerprint = np.zeros(n, dtype=np.uint64)
         layout = np.zeros(n, dtype=np.uint64)
         moved = np.zeros(n, dtype=np.uint64)
-        prev = None
+        grids = np.empty(n, dtype=object)
+        prev = prev_grid = None
         if batch.prev is not None:
-            prev = cell_means(without_overlay(gray_of(batch.prev), region))
+            before = without_overlay(gray_of(batch.prev), region)
+            prev, prev_grid = cell_means(before), grid_thumb(before)
         for i, g in enumerate(gray):
             thumb = thumbnail(g)
             cells = cell_means(g, thumb)
             fingerprint[i] = phash(g, thumb)
             layout[i] = ahash(g, thumb)
             moved[i] = motion_cells(cells, prev)
-            prev = cells
-        return {"fingerprint": fingerprint, "layout": layout, "motion_cells": moved}
+            small = grid_thumb(g)
+            grids[i] = motion_grid(small, prev_grid)
+            prev, prev_grid = cells, small
+        return {
+            "fingerprint": fingerprint,
+            "layout": layout,
+            "motion_cells": moved,
+            "motion_grid": grids,
+        }

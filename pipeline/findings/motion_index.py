@@ -1,0 +1,95 @@
+"""The motion index: SimHash band keys of windows of motion grids, and the banded join.
+
+Kept apart from the loop finder so that a crosscheck over many evidence folders hashes and
+joins the same way (the hyperplanes are fixed, so keys are comparable across scans). See
+:mod:`pipeline.findings.loops` for why motion, and the measured similarities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+WINDOW = 4  # consecutive samples per hashed window
+BANDS = 10
+BAND_BITS = 12
+MAX_BUCKET = 64  # a band value shared by more windows is split by further bands
+SPLITS = 3
+GRID_CELLS = 64
+SEED_SIM = 0.75  # window cosine of a candidate pair
+
+
+def grid_vectors(values: Sequence[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
+    """``motion_grid`` values -> centred unit vectors ``(N, 64)`` and a moving mask."""
+    raw = np.zeros((len(values), GRID_CELLS), np.float32)
+    for i, v in enumerate(values):
+        if v is not None and len(v) == GRID_CELLS:
+            raw[i] = np.frombuffer(v, dtype=np.uint8)
+    moving = raw.sum(axis=1) > 0
+    u = raw - raw.mean(axis=1, keepdims=True)
+    u /= np.linalg.norm(u, axis=1, keepdims=True) + 1e-6
+    u[~moving] = 0.0
+    return u, moving
+
+
+def _planes(dim: int) -> np.ndarray:
+    """The fixed random hyperplanes: the same in every scan, so fingerprints stay comparable
+    across evidence folders (crosscheck)."""
+    return np.random.default_rng(18).standard_normal((dim, BANDS * BAND_BITS)).astype(np.float32)
+
+
+def window_keys(u: np.ndarray, starts: np.ndarray, chunk: int = 100_000) -> np.ndarray:
+    """Band keys ``(BANDS, n)`` of the windows at ``starts`` (in chunks: bounded memory)."""
+    planes = _planes(WINDOW * GRID_CELLS)
+    weights = 1 << np.arange(BAND_BITS, dtype=np.int64)
+    out = np.empty((BANDS, len(starts)), dtype=np.int64)
+    for i in range(0, len(starts), chunk):
+        s = starts[i : i + chunk]
+        vec = np.concatenate([u[s + k].astype(np.float32) for k in range(WINDOW)], axis=1)
+        bits = (vec @ planes > 0).reshape(len(s), BANDS, BAND_BITS)
+        out[:, i : i + chunk] = (bits * weights).sum(axis=2).T
+    return out
+
+
+def window_similarity(u: np.ndarray, a: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Cosine of the windows starting at samples ``a`` and ``c`` (mean of the samples')."""
+    total = np.zeros(len(a), dtype=np.float32)
+    for k in range(WINDOW):
+        total += np.einsum("ij,ij->i", u[a + k].astype(np.float32), u[c + k].astype(np.float32))
+    return total / WINDOW
+
+
+def candidate_pairs(u: np.ndarray, keys: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``(earlier, later)`` sample index pairs of windows that share a band and agree: one
+    sort per band, then pairs only inside buckets of at most ``MAX_BUCKET``. A bigger bucket
+    (a room's usual motion, common to all its sessions) is split again by the next band's
+    bits, up to ``SPLITS`` times: an exact copy shares every band, so it stays together."""
+    found: list[np.ndarray] = []
+    for b in range(len(keys)):
+        members = np.arange(keys.shape[1])
+        key = keys[b].copy()
+        for level in range(SPLITS + 1):
+            order = members[np.argsort(key[members], kind="stable")]
+            sk = key[order]
+            cuts = np.flatnonzero(np.diff(sk)) + 1
+            lo = np.concatenate([[0], cuts]).astype(np.int64)
+            sizes = np.diff(np.concatenate([lo, [len(sk)]]))
+            for size in np.unique(sizes[(sizes >= 2) & (sizes <= MAX_BUCKET)]):
+                # every bucket of this size at once: a (buckets, size) member table
+                firsts = lo[sizes == size]
+                table = np.sort(order[firsts[:, None] + np.arange(size)[None, :]], axis=1)
+                i, j = np.triu_indices(int(size), k=1)
+                a, c = starts[table[:, i].ravel()], starts[table[:, j].ravel()]
+                ok = window_similarity(u, a, c) >= SEED_SIM
+                found.append(np.stack([a[ok], c[ok]], axis=1))
+            big = sizes > MAX_BUCKET
+            if not big.any() or level == SPLITS:
+                break
+            members = np.concatenate(
+                [order[x : x + n] for x, n in zip(lo[big], sizes[big], strict=True)]
+            )
+            key = key * (1 << BAND_BITS) + keys[(b + level + 1) % len(keys)]
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.unique(np.concatenate(found), axis=0)
