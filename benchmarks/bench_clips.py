@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.config import Site, load_site  # noqa: E402
+from pipeline.inputs.config import Site, load_site  # noqa: E402
 from pipeline.records import Event  # noqa: E402
 from pipeline.review.clips import clip_paths, cut_one  # noqa: E402
 
@@ -66,7 +66,7 @@ def load_events(evidence: Path) -> list[Event]:
 
 
 def probe_recordings(evidence: Path, recordings: Path) -> dict:
-    from pipeline.probe import probe_file
+    from pipeline.media.probe import probe_file
 
     probes = {}
     for r in pq.read_table(evidence / "files.parquet").to_pylist():

@@ -152,13 +152,13 @@ def integrity_pass(path: Path) -> tuple[float, dict]:
 
     import pipeline.signals.clock as clock
     from pipeline.analysis import FINDERS, analysers_for, load
-    from pipeline.config import Analysis, Camera, Rules, Site
     from pipeline.findings import SessionContext
     from pipeline.findings.loops import find_loops
-    from pipeline.probe import probe_file
+    from pipeline.inputs.config import Analysis, Camera, Rules, Site
+    from pipeline.media.probe import probe_file
+    from pipeline.media.sampling import plan_chunks, sample_chunk
     from pipeline.records import ExamSession
     from pipeline.refine import refine_events
-    from pipeline.sampling import plan_chunks, sample_chunk
     from pipeline.signals import AnalysisContext, run_analysers
     from pipeline.signals.clock import ocr_engine
     from pipeline.tasks import timeline_rows

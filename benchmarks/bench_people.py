@@ -93,10 +93,10 @@ def _load(specs: tuple[str, ...]) -> tuple[list, list[str]]:
 
 def run(minutes: float, width: int, detector: str, people_every: float = 0.0) -> dict:
     from pipeline.analysis import ANALYSERS
-    from pipeline.config import Analysis, Camera, Rules
     from pipeline.detectors import make_detector
-    from pipeline.probe import probe_file
-    from pipeline.sampling import plan_chunks, sample_chunk
+    from pipeline.inputs.config import Analysis, Camera, Rules
+    from pipeline.media.probe import probe_file
+    from pipeline.media.sampling import plan_chunks, sample_chunk
     from pipeline.signals import AnalysisContext, run_analysers
 
     path, what = recording(minutes)
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", type=Path, default=RESULTS / "bench_people.json")
     args = p.parse_args(argv)
-    from pipeline.config import Analysis
+    from pipeline.inputs.config import Analysis
 
     result = run(args.minutes, args.width or Analysis().width, args.detector, args.people_every)
     print(json.dumps(result, indent=2))

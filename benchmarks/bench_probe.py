@@ -11,7 +11,7 @@ import statistics
 import time
 
 from benchmarks.media import MediaSpec, recording
-from pipeline.probe import probe_file
+from pipeline.media.probe import probe_file
 
 
 def measure(minutes: float = 10, runs: int = 3) -> dict:

@@ -296,9 +296,9 @@ def evaluate(
 
 def _session_boxes(detector, frames: np.ndarray) -> list:
     """``person_boxes`` of ``frames`` taken as one session's samples (the people signal)."""
-    from pipeline.config import Camera, Site
     from pipeline.findings.static import samples_of
-    from pipeline.frames import FrameBatch
+    from pipeline.inputs.config import Camera, Site
+    from pipeline.media.frames import FrameBatch
     from pipeline.signals import AnalysisContext
     from pipeline.signals.people import PeopleSignals
 
@@ -536,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     if data is None:
         print("real data not found at ../shared/data/real; nothing to evaluate")
         return 0
-    from pipeline.config import Analysis
+    from pipeline.inputs.config import Analysis
 
     widths = args.width or sorted({Analysis().width, 640})
     if args.sweep:

@@ -212,15 +212,15 @@ def _decode(path: Path, mode: str, width: int) -> dict:
 
 
 def bench_end_to_end(path: Path, device: str, width: int, batch: int) -> dict:
-    """The scan's own path: ``pipeline.sampling.sample_chunk`` (decode once, FFmpeg's scaler
+    """The scan's own path: ``pipeline.media.sampling.sample_chunk`` (decode once, FFmpeg's scaler
     to ``width``) feeding the project's YoloDetector in batches. Two sampling rates: every
     frame (a detector's worst case) and one sample per GOP (keyframes only, the default)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from pipeline.config import Analysis
     from pipeline.detectors.yolo import YoloDetector
-    from pipeline.probe import probe_file
-    from pipeline.sampling import plan_chunks, sample_chunk
+    from pipeline.inputs.config import Analysis
+    from pipeline.media.probe import probe_file
+    from pipeline.media.sampling import plan_chunks, sample_chunk
 
     detector = YoloDetector("yolo11n.yaml", device=device, batch=batch)
     probe = probe_file(path)

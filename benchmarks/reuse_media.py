@@ -190,13 +190,13 @@ def analyse(files: list[tuple[Path, str, str, datetime]], site=None):
     import pyarrow as pa
 
     from pipeline.analysis import load
-    from pipeline.config import Analysis, Rules, Site
     from pipeline.findings import SessionContext
     from pipeline.findings.loops import find_loops
-    from pipeline.probe import probe_file
+    from pipeline.inputs.config import Analysis, Rules, Site
+    from pipeline.media.probe import probe_file
+    from pipeline.media.sampling import plan_chunks, sample_chunk
     from pipeline.records import ExamSession
     from pipeline.refine import refine_events
-    from pipeline.sampling import plan_chunks, sample_chunk
     from pipeline.signals import AnalysisContext, run_analysers
     from pipeline.tasks import timeline_rows
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import pyarrow as pa
 
 from benchmarks.stillroom import CLOCK_REGION, Room, encode
-from pipeline.config import Analysis, Camera, Rules, Site
 from pipeline.findings import SessionContext
 from pipeline.findings.picture import BlackScreenFinder, FrozenVideoFinder
-from pipeline.probe import probe_file
+from pipeline.inputs.config import Analysis, Camera, Rules, Site
+from pipeline.media.probe import probe_file
+from pipeline.media.sampling import plan_chunks, sample_chunk
 from pipeline.records import Event, ExamSession
 from pipeline.refine import refine_events
-from pipeline.sampling import plan_chunks, sample_chunk
 from pipeline.signals import AnalysisContext, run_analysers
 from pipeline.signals.picture import PictureSignals
 from pipeline.tasks import timeline_rows

@@ -155,9 +155,9 @@ def scan(
 def frames_decoded_by_scan(path: Path) -> int:
     """What the sampler decodes: keyframes only when they are no further apart than the
     sampling interval, else every frame (P/B frames need their references)."""
-    from pipeline.config import Analysis
-    from pipeline.probe import probe_file
-    from pipeline.sampling import keyframe_interval
+    from pipeline.inputs.config import Analysis
+    from pipeline.media.probe import probe_file
+    from pipeline.media.sampling import keyframe_interval
 
     probe = probe_file(path)
     gop = keyframe_interval(probe)

@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import InputError
 from pipeline.evidence import sha256_path
-from pipeline.recordings import VIDEO_SUFFIXES
-from pipeline.schedule import load_schedule
+from pipeline.inputs.recordings import VIDEO_SUFFIXES
+from pipeline.inputs.schedule import load_schedule
 from pipeline.seal import MANIFEST, Problem, check_seal, read_manifest
 
 if TYPE_CHECKING:

@@ -12,9 +12,9 @@ import pyarrow.compute as pc
 
 from pipeline import schemas
 from pipeline.checks import runner
-from pipeline.config import Site
 from pipeline.findings import SessionContext
 from pipeline.findings.coverage import session_coverage
+from pipeline.inputs.config import Site
 from pipeline.progress import Progress
 from pipeline.records import Event, ExamSession, FileProbe
 

@@ -22,11 +22,11 @@ from datetime import timedelta
 
 import numpy as np
 
-from pipeline.config import Rules, Site
 from pipeline.errors import RecordingError
 from pipeline.findings.view import view_test
+from pipeline.inputs.config import Rules, Site
+from pipeline.media.sampling import decode_window
 from pipeline.records import Event, FileProbe
-from pipeline.sampling import decode_window
 from pipeline.signals.picture import (
     FROZEN_RATIO_EXIT,
     black_picture,

@@ -18,16 +18,16 @@ from pathlib import Path
 from pipeline import evidence, schemas, seal
 from pipeline.analysis import CHECKS
 from pipeline.chunks import analyse, derived_sessions, mark_undecodable
-from pipeline.config import Site, load_site
 from pipeline.dispatch import collect, dask_client
 from pipeline.errors import InputError
-from pipeline.plan import plan_sessions
-from pipeline.probe import failed_probe
+from pipeline.inputs.config import Site, load_site
+from pipeline.inputs.plan import plan_sessions
+from pipeline.inputs.recordings import discover
+from pipeline.inputs.schedule import load_schedule
+from pipeline.media.probe import failed_probe
 from pipeline.progress import Progress
-from pipeline.recordings import discover
 from pipeline.records import ExamSession, FileProbe
 from pipeline.reduce import reduce_batch
-from pipeline.schedule import load_schedule
 from pipeline.tasks import media_task, probe_task, sheets_task
 
 log = logging.getLogger("examaudit")

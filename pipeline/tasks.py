@@ -15,9 +15,9 @@ import pyarrow as pa
 
 from pipeline import schemas
 from pipeline.analysis import analysers_for
-from pipeline.config import Site
 from pipeline.evidence import Cache, probe_from_json, probe_to_json
-from pipeline.probe import probe_file
+from pipeline.inputs.config import Site
+from pipeline.media.probe import probe_file
 from pipeline.records import FileProbe, Recording
 from pipeline.signals import AnalysisContext, run_analysers
 
@@ -95,7 +95,7 @@ def analyse_task(
     evidence_dir: str,
 ) -> pa.Table:
     """Decode one chunk once and run every analyser on the same frames -> timeline rows."""
-    from pipeline.sampling import sample_chunk
+    from pipeline.media.sampling import sample_chunk
 
     _one_thread_per_task()
     cache = Cache(Path(evidence_dir))

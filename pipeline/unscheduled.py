@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.config import Site
 from pipeline.findings import SessionContext, activity
+from pipeline.inputs.config import Site
+from pipeline.media.sampling import Chunk, plan_chunks
 from pipeline.records import ExamSession, FileProbe
-from pipeline.sampling import Chunk, plan_chunks
 
 Job = tuple[FileProbe, Chunk]
 PEOPLE: tuple[str, ...] = ("people",)

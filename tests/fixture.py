@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from pipeline import evidence as evidence_io
 from pipeline import schemas
-from pipeline.config import Camera, Review, Site
+from pipeline.inputs.config import Camera, Review, Site
 from pipeline.records import Event, ExamSession, FileProbe
 
 T0 = datetime(2022, 3, 15, 0, 30, tzinfo=UTC)  # 08:30 Asia/Shanghai
@@ -102,7 +102,7 @@ def write_table(path: Path, schema: pa.Schema, rows: list[dict]) -> None:
 
 def build_demo_evidence(root: Path, max_clip_s: float = 8.0) -> Demo:
     """Create ``root/recordings`` (one real file) and ``root/evidence`` (tables, no media)."""
-    from pipeline.probe import probe_file
+    from pipeline.media.probe import probe_file
 
     recordings = root / "recordings"
     evidence = root / "evidence"

@@ -13,7 +13,7 @@ import pytest
 from badmedia import make_bad_recordings
 from clipgen import SCHEDULE_HEADER, write_clip
 
-from pipeline.probe import probe_file
+from pipeline.media.probe import probe_file
 
 
 @pytest.fixture(scope="module")

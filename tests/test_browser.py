@@ -314,7 +314,7 @@ def test_spliced_clip_plays_in_chromium(browser, tmp_path):
     import numpy as np
     from fixture import encode_recording
 
-    from pipeline.cutter import cut_clip
+    from pipeline.media.cutter import cut_clip
 
     src = encode_recording(tmp_path / "bgop.mp4", seconds=14, gop=50, audio=False, bframes=2)
     with av.open(str(src)) as c:

@@ -14,8 +14,8 @@ from pipeline.analysis import ANALYSERS, load
 from pipeline.checks import registry
 from pipeline.checks.base import Check, KindSpec, Setting
 from pipeline.checks.listing import describe, settings_markdown
-from pipeline.config import Rules, load_site
 from pipeline.errors import InputError
+from pipeline.inputs.config import Rules, load_site
 from pipeline.records import EVENT_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from fixture import build_demo_evidence, encode_recording
 
-from pipeline.config import Camera, Review, Site
-from pipeline.cutter import cut_clip
+from pipeline.inputs.config import Camera, Review, Site
+from pipeline.media.cutter import cut_clip
 from pipeline.records import Event
 from pipeline.review import media
 from pipeline.review.clips import (
@@ -203,7 +203,7 @@ def test_real_footage_mpeg4_is_reencoded_and_thumbnail_shows_people(tmp_path):
     video = REAL / "TUD-Stadtmitte.mp4"
     if not video.exists():
         pytest.skip(f"real footage not found at {REAL}")
-    from pipeline.probe import probe_file
+    from pipeline.media.probe import probe_file
 
     try:
         from pipeline.detectors import make_detector
@@ -245,7 +245,7 @@ def test_real_footage_mpeg4_is_reencoded_and_thumbnail_shows_people(tmp_path):
 def test_unreadable_source_gives_a_card_not_a_crash(tmp_path):
     bad = tmp_path / "cam01_20220315T083000.mp4"
     bad.write_bytes(b"\x00" * 1000)
-    from pipeline.probe import probe_file
+    from pipeline.media.probe import probe_file
 
     start = datetime(2022, 3, 15, tzinfo=UTC)
     probe = probe_file(bad, "cam01", start)
@@ -263,8 +263,8 @@ def test_scan_output_has_media_for_every_finding(sample_scan, sample_centre):
     the source frames)."""
     import pyarrow.parquet as pq
 
-    from pipeline.config import load_site
-    from pipeline.probe import probe_file
+    from pipeline.inputs.config import load_site
+    from pipeline.media.probe import probe_file
     from pipeline.review.clips import NO_VIDEO_KINDS
 
     done, evidence = sample_scan

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from clipgen import SCHEDULE_HEADER
 
-from pipeline.config import FULL_FRAME, load_site
 from pipeline.errors import InputError
-from pipeline.schedule import load_schedule
+from pipeline.inputs.config import FULL_FRAME, load_site
+from pipeline.inputs.schedule import load_schedule
 
 ROW = "S1,C1,R1,cam01,theory,safety,2022-03-15T08:30:00+08:00,2022-03-15T09:30:00+08:00,30,1\n"
 

@@ -281,7 +281,7 @@ def test_ssdlite_meets_the_seated_people_goals_on_real_clips(real_data):
     look-alike on TUD-Stadtmitte, which the session-level static filter removes; see
     tests/test_static_lookalikes.py.)"""
     from benchmarks.eval_people import evaluate
-    from pipeline.config import Analysis
+    from pipeline.inputs.config import Analysis
 
     det = make_detector("auto")
     if det.name != "ssdlite":

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from clipgen import SCHEDULE_HEADER, write_clip
 
-from pipeline.probe import probe_file
+from pipeline.media.probe import probe_file
 
 SESSION = "{sid},C1,R1,{cam},{kind},safety,2022-03-15T{a}+08:00,2022-03-15T{b}+08:00,10,1\n"
 

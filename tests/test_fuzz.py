@@ -12,10 +12,10 @@ from clipgen import SCHEDULE_HEADER, write_clip
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.config import Analysis, load_site
 from pipeline.errors import InputError, RecordingError
-from pipeline.probe import probe_file
-from pipeline.schedule import load_schedule
+from pipeline.inputs.config import Analysis, load_site
+from pipeline.inputs.schedule import load_schedule
+from pipeline.media.probe import probe_file
 
 FUZZ = settings(
     max_examples=40,
@@ -68,7 +68,7 @@ def mutate(data: bytes, rng: random.Random, ops: int) -> bytes:
 def test_probe_and_sampler_survive_mutations(
     seeds, tmp_path: Path, container: str, seed: int, ops: int
 ) -> None:
-    from pipeline.sampling import plan_chunks, sample_chunk
+    from pipeline.media.sampling import plan_chunks, sample_chunk
 
     path = tmp_path / f"fuzz_{seed}.{container}"
     path.write_bytes(mutate(seeds[container], random.Random(seed), ops))

@@ -15,7 +15,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline import schemas  # noqa: E402
-from pipeline.config import Camera, Rules, Site, load_site  # noqa: E402
 from pipeline.errors import InputError  # noqa: E402
 from pipeline.findings import SessionContext  # noqa: E402
 from pipeline.findings.headcount import (  # noqa: E402
@@ -24,6 +23,7 @@ from pipeline.findings.headcount import (  # noqa: E402
     robust_count,
     session_headcount_stats,
 )
+from pipeline.inputs.config import Camera, Rules, Site, load_site  # noqa: E402
 from pipeline.records import ExamSession  # noqa: E402
 
 T0 = datetime(2022, 3, 15, 0, 0, tzinfo=UTC)

@@ -19,13 +19,13 @@ import pytest
 from test_integrity_media import CLOCK_REGION, Shot, clock_script, write_clip
 
 from pipeline.analysis import FINDERS, load
-from pipeline.config import Analysis, Camera, Rules, Site
 from pipeline.findings import SessionContext
 from pipeline.findings.loops import find_loops
-from pipeline.probe import probe_file
+from pipeline.inputs.config import Analysis, Camera, Rules, Site
+from pipeline.media.probe import probe_file
+from pipeline.media.sampling import plan_chunks, sample_chunk
 from pipeline.records import Event, ExamSession
 from pipeline.refine import refine_events
-from pipeline.sampling import plan_chunks, sample_chunk
 from pipeline.signals import AnalysisContext, run_analysers
 from pipeline.tasks import timeline_rows
 

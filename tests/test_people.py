@@ -18,7 +18,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.config import Analysis, Camera, Rules, Site  # noqa: E402
 from pipeline.detectors import Detections  # noqa: E402
 from pipeline.findings import SessionContext  # noqa: E402
 from pipeline.findings.people import (  # noqa: E402
@@ -26,7 +25,8 @@ from pipeline.findings.people import (  # noqa: E402
     QaSubstitutionFinder,
     session_people_stats,
 )
-from pipeline.frames import FrameBatch  # noqa: E402
+from pipeline.inputs.config import Analysis, Camera, Rules, Site  # noqa: E402
+from pipeline.media.frames import FrameBatch  # noqa: E402
 from pipeline.records import ExamSession, FileProbe  # noqa: E402
 from pipeline.signals import AnalysisContext  # noqa: E402
 from pipeline.signals.people import PeopleSignals  # noqa: E402

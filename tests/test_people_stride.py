@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.config import Analysis, Camera, Rules
 from pipeline.detectors import Detections
-from pipeline.frames import FrameBatch
+from pipeline.inputs.config import Analysis, Camera, Rules
+from pipeline.media.frames import FrameBatch
 from pipeline.signals import AnalysisContext
 from pipeline.signals.people import PeopleSignals, people_stride
 

@@ -19,8 +19,8 @@ import pytest
 from pipeline import schemas
 from pipeline.checks.base import Candidate, Inputs
 from pipeline.checks.plan import NotHeld, Unscheduled
-from pipeline.config import Camera, Rules, Site
 from pipeline.findings import SessionContext
+from pipeline.inputs.config import Camera, Rules, Site
 from pipeline.records import ExamSession
 from pipeline.unscheduled import derive_sessions, outside_rows
 

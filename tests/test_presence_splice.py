@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.eval_people import background_plate, decode, load_gt, noisy  # noqa: E402
-from pipeline.config import Analysis, Camera, Rules, Site  # noqa: E402
+from pipeline.inputs.config import Analysis, Camera, Rules, Site  # noqa: E402
 from pipeline.records import ExamSession  # noqa: E402
 
 FPS = 10
@@ -80,8 +80,8 @@ def write_splice(path: Path, real: Path, name: str) -> list[tuple[float, float]]
 @pytest.fixture(scope="module", params=["TUD-Campus", "TUD-Stadtmitte"])
 def spliced(request, tmp_path_factory, real_data: Path):
     """Run the spliced video through sampling, PeopleSignals and the timeline once."""
-    from pipeline.probe import probe_file
-    from pipeline.sampling import Chunk, sample_chunk
+    from pipeline.media.probe import probe_file
+    from pipeline.media.sampling import Chunk, sample_chunk
     from pipeline.signals import AnalysisContext, run_analysers
     from pipeline.signals.people import PeopleSignals
     from pipeline.tasks import timeline_rows

@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 
 from pipeline.checks.registry import kinds as registered_kinds
-from pipeline.config import load_site
+from pipeline.inputs.config import load_site
+from pipeline.inputs.schedule import load_schedule
 from pipeline.records import EVENT_KINDS
-from pipeline.schedule import load_schedule
 
 NAME = re.compile(r"^(?P<camera>[^_]+)_(?P<start>\d{8}T\d{6})\.mp4$")
 TZ = ZoneInfo("Asia/Shanghai")

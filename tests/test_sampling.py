@@ -12,10 +12,16 @@ import numpy as np
 import pytest
 from test_integrity_media import write_clip
 
-from pipeline.config import Analysis
 from pipeline.errors import RecordingError
-from pipeline.probe import probe_file
-from pipeline.sampling import Chunk, decode_window, keyframe_interval, plan_chunks, sample_chunk
+from pipeline.inputs.config import Analysis
+from pipeline.media.probe import probe_file
+from pipeline.media.sampling import (
+    Chunk,
+    decode_window,
+    keyframe_interval,
+    plan_chunks,
+    sample_chunk,
+)
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.config import Camera, Site  # noqa: E402
 from pipeline.findings import SessionContext  # noqa: E402
 from pipeline.findings.people import ProctorAbsenceFinder, session_people_stats  # noqa: E402
 from pipeline.findings.static import drop_static_lookalikes, find_lookalikes, samples_of  # noqa: E402
-from pipeline.frames import FrameBatch  # noqa: E402
+from pipeline.inputs.config import Camera, Site  # noqa: E402
+from pipeline.media.frames import FrameBatch  # noqa: E402
 from pipeline.records import ExamSession  # noqa: E402
 from pipeline.signals import AnalysisContext  # noqa: E402
 from pipeline.signals.people import PeopleSignals  # noqa: E402
@@ -157,8 +157,8 @@ def test_static_filter_on_real_clips_and_plates(real_data):
     still for most of TUD-Stadtmitte) are never taken for look-alikes; the desks-in-an-empty-
     street plate that fools the detector on TUD-Stadtmitte is, and nothing is left after it."""
     from benchmarks.eval_people import static_filter_check
-    from pipeline.config import Analysis
     from pipeline.detectors.ssdlite import SsdliteDetector
+    from pipeline.inputs.config import Analysis
 
     res = static_filter_check(SsdliteDetector(), Analysis().width, real_data)
     print(res)

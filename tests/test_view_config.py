@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from clipgen import SCHEDULE_HEADER, write_clip
 
-from pipeline.config import load_site
 from pipeline.errors import InputError
 from pipeline.findings.usual_view import carried_views, image_view
+from pipeline.inputs.config import load_site
 
 ROW = "S1,C1,R1,cam01,theory,safety,2022-03-15T08:30:00+08:00,2022-03-15T08:30:04+08:00,30,1\n"
 

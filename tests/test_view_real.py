@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.eval_people import decode  # noqa: E402
-from pipeline.config import Analysis, Camera, Rules, Site  # noqa: E402
 from pipeline.findings import SessionContext  # noqa: E402
 from pipeline.findings.view import ViewChangedFinder  # noqa: E402
+from pipeline.inputs.config import Analysis, Camera, Rules, Site  # noqa: E402
 from pipeline.records import ExamSession  # noqa: E402
 
 FPS = 4
@@ -144,8 +144,8 @@ def _site(sample_every: float) -> Site:
 def build_batch(folder: Path, clip: np.ndarray, sample_every: float):
     """Encode every session and run it through sampling and the analysers."""
     from pipeline.analysis import ANALYSERS, load
-    from pipeline.probe import probe_file
-    from pipeline.sampling import plan_chunks, sample_chunk
+    from pipeline.media.probe import probe_file
+    from pipeline.media.sampling import plan_chunks, sample_chunk
     from pipeline.signals import AnalysisContext, run_analysers
     from pipeline.tasks import timeline_rows
 

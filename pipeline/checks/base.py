@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from pipeline.config import Site
     from pipeline.findings import SessionContext
+    from pipeline.inputs.config import Site
     from pipeline.records import Event, FileProbe
 
 Scope = Literal["file", "session", "batch"]

@@ -4,7 +4,7 @@
 Validation at registration: unique check names, kinds and setting names; timeline columns a
 check needs or writes exist in :data:`pipeline.schemas.TIMELINE`; ``uses`` names checks of the
 same scope without cycles; each setting's default lies in its own range and equals the
-:class:`pipeline.config.Rules` default where that class still carries the key.
+:class:`pipeline.inputs.config.Rules` default where that class still carries the key.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _discover() -> list[type[Check]]:
 
 def _validate(checks: list[Check]) -> None:
     from pipeline import schemas
-    from pipeline.config import Rules
+    from pipeline.inputs.config import Rules
 
     columns = set(schemas.TIMELINE.names)
     legacy = {f.name: f.default for f in fields(Rules) if f.default is not MISSING}
@@ -163,10 +163,10 @@ def settings() -> dict[str, tuple[Setting, str]]:
 
 def parse_rules(path: Path, raw: Mapping[str, Any]) -> dict[str, Any]:
     """Validate site.toml's ``[rules]`` against the registered settings (and the keys
-    :class:`pipeline.config.Rules` still carries undeclared); InputError names the key and the
-    allowed range."""
-    from pipeline.config import Rules
+    :class:`pipeline.inputs.config.Rules` still carries undeclared); InputError names the key
+    and the allowed range."""
     from pipeline.errors import InputError
+    from pipeline.inputs.config import Rules
 
     declared = settings()
     legacy = {

@@ -13,8 +13,8 @@ import pyarrow as pa
 
 from pipeline.checks.base import Candidate, Inputs
 from pipeline.checks.registry import for_groups, get, to_event
-from pipeline.config import Site
 from pipeline.findings import SessionContext
+from pipeline.inputs.config import Site
 from pipeline.records import Event, FileProbe
 
 Results = dict[str, list[Candidate]]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 
-from pipeline.config import Camera, Site
+from pipeline.inputs.config import Camera, Site
 from pipeline.records import Event, ExamSession, FileProbe
 
 if TYPE_CHECKING:

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 
-from pipeline.config import Camera
 from pipeline.findings.static import drop_static_lookalikes
+from pipeline.inputs.config import Camera
 from pipeline.intervals import runs, subtract, union
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline.config import Site
 from pipeline.findings import SessionContext
+from pipeline.inputs.config import Site
 from pipeline.intervals import Span, uncovered, union
 from pipeline.records import Event, FileProbe
 

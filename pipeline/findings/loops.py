@@ -42,7 +42,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipeline.config import Rules
 from pipeline.findings import SessionContext
 from pipeline.findings.motion_index import (
     WINDOW,
@@ -51,6 +50,7 @@ from pipeline.findings.motion_index import (
     window_keys,
 )
 from pipeline.findings.picture import column, utc
+from pipeline.inputs.config import Rules
 from pipeline.records import Event
 from pipeline.signals.picture import is_black
 

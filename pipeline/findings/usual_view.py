@@ -26,10 +26,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.config import Rules
 from pipeline.errors import InputError
 from pipeline.findings import SessionContext
 from pipeline.findings.picture import SessionSamples, boundary_details, column, make_event, utc
+from pipeline.inputs.config import Rules
 from pipeline.records import Event
 from pipeline.schemas import VIEWS
 from pipeline.signals import view as sig

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.checks.registry import kinds
-from pipeline.config import Site
-from pipeline.cutter import cut_clip
+from pipeline.inputs.config import Site
+from pipeline.media.cutter import cut_clip
 from pipeline.records import Event, FileProbe
 from pipeline.review import media
 

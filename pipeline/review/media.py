@@ -18,7 +18,7 @@ import av
 import cv2
 import numpy as np
 
-from pipeline.config import Polygon
+from pipeline.inputs.config import Polygon
 
 PROCTOR_COLOUR = (60, 60, 230)  # BGR red
 STATION_COLOUR = (230, 150, 40)  # BGR blue

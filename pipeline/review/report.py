@@ -86,7 +86,7 @@ def site_timezone(evidence_dir: Path) -> ZoneInfo:
         name = data.get("timezone") or inputs.get("timezone")
         site = inputs.get("site")
         if not name and isinstance(site, str) and Path(site).is_file():
-            from pipeline.config import load_site
+            from pipeline.inputs.config import load_site
 
             name = load_site(Path(site)).timezone
     except (ValueError, AttributeError, OSError, InputError):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import Site
+from pipeline.inputs.config import Site
 from pipeline.records import ExamSession, FileProbe
 from pipeline.review import media
 from pipeline.review.clips import holds

@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
-from pipeline.config import Site
 from pipeline.findings import SessionContext
 from pipeline.findings.usual_view import (
     CameraViews,
@@ -28,6 +27,7 @@ from pipeline.findings.usual_view import (
     image_view,
     views_table,
 )
+from pipeline.inputs.config import Site
 from pipeline.records import Event, FileProbe
 from pipeline.review.media import grab_frames, scaled_size
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from pipeline.inputs.schedule import COLUMNS
 from pipeline.samples.clock import CLOCK_REGION
 from pipeline.samples.faults import (
     Black,
@@ -31,7 +32,6 @@ from pipeline.samples.scene import (
     STATION_ZONE,
     THEORY_PROCTOR_ZONE,
 )
-from pipeline.schedule import COLUMNS
 
 GENERATOR_VERSION = "2"
 TIMEZONE = "Asia/Shanghai"

@@ -1,6 +1,6 @@
 """Analysers: small, independent, pure functions of sampled frames -> timeline columns.
 
-Every analyser reads the same :class:`~pipeline.frames.FrameBatch`; adding one adds no
+Every analyser reads the same :class:`~pipeline.media.frames.FrameBatch`; adding one adds no
 decoding. Column names and types are declared in :mod:`pipeline.schemas` (TIMELINE).
 """
 
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from pipeline.config import Analysis, Camera, Rules
-from pipeline.frames import FrameBatch
+from pipeline.inputs.config import Analysis, Camera, Rules
+from pipeline.media.frames import FrameBatch
 
 if TYPE_CHECKING:
     from pipeline.detectors import Detector

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from pipeline.frames import FrameBatch
+from pipeline.media.frames import FrameBatch
 from pipeline.signals import AnalysisContext
 
 READ_EVERY_S = 300.0

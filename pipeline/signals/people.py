@@ -23,7 +23,7 @@ import itertools
 import numpy as np
 
 from pipeline.detectors import Detections, Detector
-from pipeline.frames import FrameBatch
+from pipeline.media.frames import FrameBatch
 from pipeline.signals import AnalysisContext
 from pipeline.signals.station import box_motion, changed, prepare
 from pipeline.zones import Zone, count_in

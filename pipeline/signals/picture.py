@@ -9,8 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipeline.frames import FrameBatch
 from pipeline.intervals import hysteresis
+from pipeline.media.frames import FrameBatch
 from pipeline.signals import AnalysisContext
 
 # Black: a uniform picture (video loss screens, a covered lens), or a dark one without the

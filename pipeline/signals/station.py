@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.frames import FrameBatch
+from pipeline.media.frames import FrameBatch
 from pipeline.signals import AnalysisContext
 from pipeline.zones import Zone
 

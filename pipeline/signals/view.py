@@ -19,7 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipeline.frames import FrameBatch
+from pipeline.media.frames import FrameBatch
 from pipeline.signals import AnalysisContext
 from pipeline.signals.picture import clock_region_of, without_overlay
 

@@ -12,10 +12,10 @@ import csv
 from datetime import datetime
 from pathlib import Path
 
-from pipeline.config import Site
 from pipeline.errors import InputError
+from pipeline.inputs.config import Site
+from pipeline.inputs.schedule import parse_time
 from pipeline.records import Recording
-from pipeline.schedule import parse_time
 
 VIDEO_SUFFIXES = frozenset(
     {

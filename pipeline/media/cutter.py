@@ -32,7 +32,7 @@ from pathlib import Path
 
 import av
 
-from pipeline.h264 import annexb_to_length_prefixed, avcc_parameter_sets
+from pipeline.media.h264 import annexb_to_length_prefixed, avcc_parameter_sets
 from pipeline.review.media import atomic_path, scaled_size
 
 BROWSER_PIX_FMTS = {"yuv420p", "yuvj420p"}

@@ -14,7 +14,7 @@ class FrameBatch:
     ``frames`` is uint8 ``(N, H, W, 3)`` BGR at the analysis width (FFmpeg scaled it while
     decoding); ``t_s`` holds each sample's offset in the file in seconds. ``prev`` is the last
     sample of the previous chunk, if known, so frame-difference signals do not restart.
-    ``clock`` holds small luma crops for clock OCR (see :mod:`pipeline.sampling`).
+    ``clock`` holds small luma crops for clock OCR (see :mod:`pipeline.media.sampling`).
     """
 
     source_file: str

@@ -28,9 +28,9 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from pipeline.config import Analysis
 from pipeline.errors import RecordingError
-from pipeline.frames import FrameBatch
+from pipeline.inputs.config import Analysis
+from pipeline.media.frames import FrameBatch
 from pipeline.records import FileProbe
 
 # swscale method: area averaging is both the right filter for a large downscale (it averages

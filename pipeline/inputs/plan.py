@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from pipeline.config import Site
 from pipeline.findings import SessionContext
+from pipeline.inputs.config import Site
 from pipeline.records import ExamSession, FileProbe
 
 
