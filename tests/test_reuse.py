@@ -13,29 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.reuse_media import Case, Export, analyse, build
+from benchmarks.bench_reuse import ALONE, NEGATIVE
+from benchmarks.reuse_media import Case, analyse, build
 
+# the matrix's own cases (benchmarks/bench_reuse.py), so test and benchmark cannot drift apart
 COPIES = {
-    "issue": Export(scale=0.71, brightness=1.06, crf=33),
-    "combined": Export(
-        scale=0.71,
-        brightness=1.06,
-        contrast=1.1,
-        gamma=1.2,
-        crf=33,
-        codec="libx265",
-        fps=10,
-        retime_s=0.3,
-        crop=0.05,
-    ),
+    "issue": ALONE["issue trial: 0.71, +6 %, CRF 33"],
+    "combined": ALONE["all combined (H.265)"],
 }
 NEGATIVES = {
-    "other_people": Case("other_people", negative="other_people"),
-    "empty_vs_occupied": Case("empty", negative="empty"),
-    "two_cameras": Case("two_cameras", negative="two_cameras"),
-    "other_people_exported": Case(
-        "other_px", negative="other_people_export", extra={"scale": 0.71, "crf": 33}
-    ),
+    "other_people": NEGATIVE["same room, other people"],
+    "empty_vs_occupied": NEGATIVE["same room, empty vs occupied"],
+    "two_cameras": NEGATIVE["two cameras of one room"],
+    "other_people_exported": NEGATIVE["other people, exported (0.71, CRF 33)"],
 }
 
 
