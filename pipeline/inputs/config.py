@@ -235,24 +235,15 @@ def _camera(path: Path, camera_id: str, raw: Any) -> Camera:
             raise InputError(
                 path, f"{prefix}.{key}", f"unknown key (known: {', '.join(sorted(allowed))})"
             )
-    return Camera(
-        camera_id=camera_id,
-        proctor_zone=_polygon(path, f"{prefix}.proctor_zone", raw["proctor_zone"])
-        if "proctor_zone" in raw
-        else FULL_FRAME,
-        station_zone=_polygon(path, f"{prefix}.station_zone", raw["station_zone"])
-        if "station_zone" in raw
-        else None,
-        clock_region=_region(path, f"{prefix}.clock_region", raw["clock_region"])
-        if "clock_region" in raw
-        else None,
-        candidate_zone=_polygon(path, f"{prefix}.candidate_zone", raw["candidate_zone"])
-        if "candidate_zone" in raw
-        else None,
-        reference_image=_image(path, f"{prefix}.reference_image", raw["reference_image"])
-        if "reference_image" in raw
-        else None,
-    )
+    parsers = {
+        "proctor_zone": _polygon,
+        "station_zone": _polygon,
+        "candidate_zone": _polygon,
+        "clock_region": _region,
+        "reference_image": _image,
+    }
+    given = {k: parse(path, f"{prefix}.{k}", raw[k]) for k, parse in parsers.items() if k in raw}
+    return Camera(camera_id=camera_id, **given)  # absent keys: the Camera defaults
 
 
 def _image(path: Path, key: str, value: Any) -> Path:
