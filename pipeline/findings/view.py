@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.findings import SessionContext
+from pipeline.findings.activity import epoch_s
 from pipeline.findings.picture import SessionSamples, boundary_details, make_event, state_runs
 from pipeline.findings.usual_view import CameraViews, decode_code, learn, usable_samples
 from pipeline.intervals import hysteresis
@@ -50,8 +51,7 @@ def with_view_similarity(timeline: pa.Table, views: CameraViews | None) -> pa.Ta
     name = "view_similarity"
     if name not in timeline.column_names or views is None or not timeline.num_rows:
         return timeline
-    t = timeline["t"].cast(pa.int64()).to_numpy(zero_copy_only=False) / 1000.0
-    sim = np.clip(1.0 - view_distances(timeline, views, t), 0.0, 1.0)
+    sim = np.clip(1.0 - view_distances(timeline, views, epoch_s(timeline)), 0.0, 1.0)
     col = pa.array(sim.astype(np.float32), pa.float32(), mask=np.isnan(sim))
     return timeline.set_column(timeline.column_names.index(name), name, col)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from pipeline import evidence as store
 from pipeline import schemas
 from pipeline.findings.loops import sample_step, search
 from pipeline.findings.motion_index import grid_vectors
+from pipeline.findings.picture import utc
 
 
 def fingerprints(folder: Path) -> pa.Table:
@@ -81,13 +81,13 @@ def crosscheck(evidence: Sequence[Path], min_loop_s: float = 20.0) -> pa.Table:
                 "a_evidence": str(evidence[folder[o0]]),
                 "a_session_id": sessions[o0],
                 "a_camera_id": cameras[o0],
-                "a_start": _utc(a_start),
-                "a_end": _utc(a_start + duration),
+                "a_start": utc(a_start),
+                "a_end": utc(a_start + duration),
                 "b_evidence": str(evidence[folder[c0]]),
                 "b_session_id": sessions[c0],
                 "b_camera_id": cameras[c0],
-                "b_start": _utc(b_start),
-                "b_end": _utc(b_start + duration),
+                "b_start": utc(b_start),
+                "b_end": utc(b_start + duration),
                 "duration_s": round(duration, 3),
                 "confidence": 0.9 if sim >= 0.85 else 0.7,
                 "details": json.dumps(
@@ -105,10 +105,6 @@ def crosscheck(evidence: Sequence[Path], min_loop_s: float = 20.0) -> pa.Table:
             }
         )
     return pa.Table.from_pylist(rows, schema=schemas.CROSSCHECK)
-
-
-def _utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(round(float(seconds), 3), tz=UTC)
 
 
 def write_crosscheck(evidence: Sequence[Path], out: Path, min_loop_s: float = 20.0) -> pa.Table:
