@@ -74,6 +74,20 @@ SITE = (
 )
 
 
+def _scan(root: Path, out: Path, *extra: str) -> list[dict]:
+    """``examaudit scan`` of ``root`` as a user runs it (one worker, no media) -> events."""
+    args = ["scan", root, "--out", out, "--workers", "1", "--no-clips", "--no-report", *extra]
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return pq.read_table(out / "events.parquet").to_pylist()
+
+
 def test_empty_still_room_gives_one_absence_end_to_end(real_data: Path, tmp_path: Path) -> None:
     """Four minutes of an empty, still, live room (real plate, sigma 1, slow drift, as an NVR
     encodes it) through ``examaudit scan``: one proctor_absent over all of it, nothing frozen
@@ -88,16 +102,7 @@ def test_empty_still_room_gives_one_absence_end_to_end(real_data: Path, tmp_path
     )
     (root / "site.toml").write_text(SITE)
     out = tmp_path / "ev"
-    args = ["scan", root, "--out", out, "--workers", "1", "--no-clips", "--no-report"]
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline", *args, "--detector", "ssdlite"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    events = pq.read_table(out / "events.parquet").to_pylist()
+    events = _scan(root, out, "--detector", "ssdlite")
     kinds = [e["kind"] for e in events]
     assert "frozen_video" not in kinds, kinds
     absent = [e for e in events if e["kind"] == "proctor_absent"]
@@ -132,17 +137,7 @@ def test_still_room_over_a_day_is_not_turned_nor_looped(real_data: Path, tmp_pat
     )
     (root / "schedule.csv").write_text(SCHEDULE_HEADER + "".join(rows))
     (root / "site.toml").write_text(SITE)
-    out = tmp_path / "ev"
-    args = ["scan", root, "--out", out, "--workers", "1", "--no-clips", "--no-report"]
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline", *args, "--checks", "integrity"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    events = pq.read_table(out / "events.parquet").to_pylist()
+    events = _scan(root, tmp_path / "ev", "--checks", "integrity")
     picture = ("black_screen", "frozen_video", "view_changed", "looped_footage")
     assert [(e["kind"], e["session_id"]) for e in events if e["kind"] in picture] == []
 
