@@ -48,6 +48,7 @@ from pipeline.findings.motion_index import (
     candidate_pairs,
     grid_vectors,
     window_keys,
+    window_starts,
 )
 from pipeline.findings.picture import column, utc
 from pipeline.inputs.config import Rules
@@ -141,15 +142,8 @@ def search(
     copy's first and last sample, the original's first; the lag in seconds) over samples
     sorted by (file, offset), files ranked by time. Pure arrays, so a crosscheck over many
     evidence folders and the benchmark run the same search."""
-    n = len(tf)
     step = sample_step(tf, file_rank)
-    # windows: WINDOW consecutive samples of one file, all moving
-    ok_start = moving.copy()
-    for k in range(1, WINDOW):
-        nxt = np.zeros(n, dtype=bool)
-        nxt[: n - k] = moving[k:] & (file_rank[k:] == file_rank[: n - k])
-        ok_start &= nxt
-    starts = np.flatnonzero(ok_start)
+    starts = window_starts(moving, file_rank)
     if len(starts) < 2:
         return []
     pairs = candidate_pairs(u, window_keys(u, starts), starts)

@@ -7,7 +7,7 @@ joins the same way (the hyperplanes are fixed, so keys are comparable across sca
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -60,36 +60,63 @@ def window_similarity(u: np.ndarray, a: np.ndarray, c: np.ndarray) -> np.ndarray
     return total / WINDOW
 
 
-def candidate_pairs(u: np.ndarray, keys: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """``(earlier, later)`` sample index pairs of windows that share a band and agree: one
-    sort per band, then pairs only inside buckets of at most ``MAX_BUCKET``. A bigger bucket
-    (a room's usual motion, common to all its sessions) is split again by the next band's
-    bits, up to ``SPLITS`` times: an exact copy shares every band, so it stays together."""
+def window_starts(moving: np.ndarray, file_rank: np.ndarray) -> np.ndarray:
+    """Sample indices that start a window: ``WINDOW`` consecutive moving samples of one file
+    (samples sorted by file, then offset)."""
+    n = len(moving)
+    ok = moving.copy()
+    for k in range(1, WINDOW):
+        nxt = np.zeros(n, dtype=bool)
+        nxt[: n - k] = moving[k:] & (file_rank[k:] == file_rank[: n - k])
+        ok &= nxt
+    return np.flatnonzero(ok)
+
+
+def band_pairs(keys: np.ndarray, band: int, accept: Callable[[np.ndarray, np.ndarray], np.ndarray]):
+    """``(i, j)`` column pairs (``i < j``) of ``keys`` ``(BANDS, n)`` that share band ``band``
+    and that ``accept(i, j)`` (a boolean mask) keeps: one sort, then pairs only inside buckets
+    of at most ``MAX_BUCKET``. A bigger bucket (a room's usual motion, common to all its
+    sessions) is split again by the next band's bits, up to ``SPLITS`` times: an exact copy
+    shares every band, so it stays together. Shared with the crosscheck, whose partitions hold
+    one band's rows of many evidence folders."""
     found: list[np.ndarray] = []
-    for b in range(len(keys)):
-        members = np.arange(keys.shape[1])
-        key = keys[b].copy()
-        for level in range(SPLITS + 1):
-            order = members[np.argsort(key[members], kind="stable")]
-            sk = key[order]
-            cuts = np.flatnonzero(np.diff(sk)) + 1
-            lo = np.concatenate([[0], cuts]).astype(np.int64)
-            sizes = np.diff(np.concatenate([lo, [len(sk)]]))
-            for size in np.unique(sizes[(sizes >= 2) & (sizes <= MAX_BUCKET)]):
-                # every bucket of this size at once: a (buckets, size) member table
-                firsts = lo[sizes == size]
-                table = np.sort(order[firsts[:, None] + np.arange(size)[None, :]], axis=1)
-                i, j = np.triu_indices(int(size), k=1)
-                a, c = starts[table[:, i].ravel()], starts[table[:, j].ravel()]
-                ok = window_similarity(u, a, c) >= SEED_SIM
-                found.append(np.stack([a[ok], c[ok]], axis=1))
-            big = sizes > MAX_BUCKET
-            if not big.any() or level == SPLITS:
-                break
-            members = np.concatenate(
-                [order[x : x + n] for x, n in zip(lo[big], sizes[big], strict=True)]
-            )
-            key = key * (1 << BAND_BITS) + keys[(b + level + 1) % len(keys)]
+    members = np.arange(keys.shape[1])
+    key = keys[band].astype(np.int64)
+    for level in range(SPLITS + 1):
+        order = members[np.argsort(key[members], kind="stable")]
+        sk = key[order]
+        cuts = np.flatnonzero(np.diff(sk)) + 1
+        lo = np.concatenate([[0], cuts]).astype(np.int64)
+        sizes = np.diff(np.concatenate([lo, [len(sk)]]))
+        for size in np.unique(sizes[(sizes >= 2) & (sizes <= MAX_BUCKET)]):
+            # every bucket of this size at once: a (buckets, size) member table
+            firsts = lo[sizes == size]
+            table = np.sort(order[firsts[:, None] + np.arange(size)[None, :]], axis=1)
+            i, j = np.triu_indices(int(size), k=1)
+            a, c = table[:, i].ravel(), table[:, j].ravel()
+            ok = accept(a, c)
+            found.append(np.stack([a[ok], c[ok]], axis=1))
+        big = sizes > MAX_BUCKET
+        if not big.any() or level == SPLITS:
+            break
+        members = np.concatenate(
+            [order[x : x + n] for x, n in zip(lo[big], sizes[big], strict=True)]
+        )
+        key = key * (1 << BAND_BITS) + keys[(band + level + 1) % len(keys)]
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
-    return np.unique(np.concatenate(found), axis=0)
+    return np.concatenate(found)
+
+
+def candidate_pairs(u: np.ndarray, keys: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``(earlier, later)`` sample index pairs of windows that share a band (see
+    :func:`band_pairs`) and whose cosine reaches ``SEED_SIM``."""
+
+    def similar(a: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return window_similarity(u, starts[a], starts[c]) >= SEED_SIM
+
+    found = [band_pairs(keys, b, similar) for b in range(len(keys))]
+    pairs = np.concatenate(found)
+    if not len(pairs):
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.unique(starts[pairs], axis=0)
