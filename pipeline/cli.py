@@ -7,6 +7,7 @@ or the archive check found problems, 2 bad usage or invalid config/schedule.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -135,9 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("evidence", type=Path, nargs="+")
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
     p.add_argument("--min-loop-s", type=float, default=20.0, metavar="SECONDS")
-    g = p.add_mutually_exclusive_group()  # accepted; the join runs locally for now
-    g.add_argument("--workers", type=int, metavar="N")
-    g.add_argument("--scheduler", metavar="ADDRESS")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--workers", type=_workers, metavar="N", help="local worker processes (default: threads)"
+    )
+    g.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address")
     return parser
 
 
@@ -293,20 +297,28 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_crosscheck(args: argparse.Namespace) -> int:
     from pipeline.inspectorate.crosscheck import write_crosscheck
 
-    missing = [e for e in args.evidence if not (e / "timeline.parquet").is_file()]
-    if missing:
-        _err(f"{missing[0]}: not an evidence folder (no timeline.parquet)")
-        return 2
     try:
-        table = write_crosscheck(args.evidence, args.out, args.min_loop_s)
+        result = write_crosscheck(
+            args.evidence,
+            args.out,
+            args.min_loop_s,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            lang=args.lang,
+        )
     except ValueError as exc:
         _err(str(exc))
         return 2
+    for problem in result.problems:
+        _err(f"skipped {problem}")
+    rows = result.table.to_pylist()
+    verified = sum(bool(json.loads(r["details"]).get("verified")) for r in rows)
     print(
-        f"{len(args.evidence)} evidence folders, {table.num_rows} repeated stretches -> "
-        f"{args.out / 'crosscheck.parquet'}"
+        f"{len(args.evidence)} evidence folders, {len(rows)} repeated stretches "
+        f"({verified} confirmed frame by frame) -> {args.out / 'crosscheck.parquet'}, "
+        f"{args.out / 'crosscheck.html'}"
     )
-    return 0
+    return 1 if result.problems else 0
 
 
 def cmd_checks(args: argparse.Namespace) -> int:

@@ -2,114 +2,248 @@
 
 A single scan only sees its own batch; the same practical exam filed for sessions at two
 centres (or in two months' batches) shows only when their fingerprints meet. Each scan keeps
-``fingerprints.parquet`` (per sample: the motion grid, the picture hash, where and when), and
-the same motion index as the in-batch loop check (:mod:`pipeline.findings.motion_index`:
-fixed hyperplanes, banded join) joins all folders at once; stretches within one folder are
-left to that folder's own scan. The later footage is the copy (``b_*``), the earlier the
-original (``a_*``).
+``fingerprints.parquet`` (per sample: the motion grid, the picture hash, where and when). The
+join is one Dask graph, the same on a local cluster, a distributed one or (no ``--workers``)
+the threads of this process (:mod:`pipeline.inspectorate.crosscheck_join`):
 
-Not yet done (issue 15 part 3): frame-by-frame confirmation where the recordings are still
-reachable (``details.verified`` is false), the Dask job for hundreds of folders, the page.
+    band_rows (per folder) -> partition_pairs (per hash partition of the band values)
+        -> stretches (per group of folder pairs: the loop search, frame-by-frame check)
+
+Stretches within one folder are left to that folder's own scan. The later footage is the copy
+(``b_*``), the earlier the original (``a_*``). Where both recordings are reachable the stretch
+is confirmed frame by frame and its ends placed (:mod:`.crosscheck_verify`); a candidate the
+frames reject is dropped; one that cannot be checked is kept with ``details.verified`` false
+and the reason.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from pipeline import evidence as store
 from pipeline import schemas
-from pipeline.findings.loops import sample_step, search
-from pipeline.findings.motion_index import grid_vectors
 from pipeline.findings.picture import utc
+from pipeline.inspectorate.crosscheck_join import (
+    Samples,
+    Stretch,
+    band_rows,
+    file_pairs,
+    load_samples,
+    partition_pairs,
+    search_files,
+)
+from pipeline.inspectorate.crosscheck_verify import Side, confirm, load_source
+
+FOLDERS_PER_PARTITION = 8
 
 
-def fingerprints(folder: Path) -> pa.Table:
-    """A folder's fingerprints (from its timeline where the scan predates the file)."""
-    path = folder / "fingerprints.parquet"
-    if path.is_file():
-        return store.read_table(path).select(schemas.FINGERPRINTS.names)
-    timeline = store.read_table(folder / "timeline.parquet")
-    if "motion_grid" not in timeline.column_names:
-        raise ValueError(f"{folder}: scanned before motion fingerprints were kept; scan again")
-    return timeline.select(schemas.FINGERPRINTS.names).cast(schemas.FINGERPRINTS)
+@dataclass
+class CrossResult:
+    """The crosscheck table, thumbnails per row (original, copy; JPEG) where the recordings
+    were reachable, and the folders that could not be read (skipped)."""
+
+    table: pa.Table
+    thumbs: list[tuple[bytes, bytes] | None] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    folders: int = 0
 
 
-def crosscheck(evidence: Sequence[Path], min_loop_s: float = 20.0) -> pa.Table:
-    """Rows of ``schemas.CROSSCHECK`` for every stretch of at least ``min_loop_s`` seen in
-    two different evidence folders."""
-    tables = []
-    for i, folder in enumerate(evidence):
-        table = fingerprints(Path(folder)).filter(
-            pa.compute.is_valid(pa.compute.field("motion_grid"))
+def _row(
+    paths: Sequence[Path],
+    folders: tuple[int, int],
+    sides: tuple[Samples, Samples],
+    st: Stretch,
+    check_frames: bool,
+    min_loop_s: float,
+) -> tuple[dict[str, Any], tuple[bytes, bytes] | None] | None:
+    """One crosscheck row for a stretch (None when the frames reject it)."""
+    o, c = sides[st.orig_side], sides[1 - st.orig_side]
+    fo, fc = folders[st.orig_side], folders[1 - st.orig_side]
+    step = st.step
+    copy_file, orig_file = c.files[c.file_rank[st.c0]], o.files[o.file_rank[st.o0]]
+    copy_epoch = float(c.t[st.c0] - c.tf[st.c0])  # the files' starts (epoch seconds)
+    orig_epoch = float(o.t[st.o0] - o.tf[st.o0])
+    c0 = float(c.tf[st.c0] - step / 2)
+    c1 = float(c.tf[st.c1] + step / 2)
+    o0 = c0 - st.lag
+    details: dict[str, Any] = {
+        "a_file": orig_file,
+        "b_file": copy_file,
+        "lag_s": round(st.lag, 3),
+        "motion_similarity": round(st.similarity, 3),
+        "changing_matches": st.matched,
+        "sample_step_s": round(step, 3),
+    }
+    confidence = 0.6 if st.similarity >= 0.85 else 0.5
+    thumbs = None
+    if check_frames:
+        got = confirm(
+            Side(load_source(paths[fo]), orig_file, str(o.cameras[st.o0])),
+            Side(load_source(paths[fc]), copy_file, str(c.cameras[st.c0])),
+            max(0.0, o0),
+            max(0.0, c0),
+            c1,
+            step,
+            min_loop_s,
         )
-        tables.append(table.append_column("folder", pa.array([i] * table.num_rows, pa.int32())))
-    if not tables or not sum(t.num_rows for t in tables):
-        return schemas.CROSSCHECK.empty_table()
-    fp = pa.concat_tables(tables)
-    folder = fp["folder"].to_numpy()
-    files = np.asarray(fp["source_file"].to_pylist(), dtype=object)
-    t = fp["t"].cast(pa.int64()).to_numpy(zero_copy_only=False) / 1000.0
-    tf = fp["t_file_s"].to_numpy(zero_copy_only=False)
-    # a file is (folder, name): ranked by its first time, samples in file order
-    keys = [f"{k}\0{n}" for k, n in zip(folder, files, strict=True)]
-    first: dict[str, float] = {}
-    for k, ti in zip(keys, t, strict=True):
-        first[k] = min(first.get(k, ti), ti)
-    rank = {k: r for r, k in enumerate(sorted(first, key=lambda k: (first[k], k)))}
-    file_rank = np.fromiter((rank[k] for k in keys), dtype=np.int64, count=len(keys))
-    order = np.lexsort((tf, file_rank))
-    file_rank, folder, files, t, tf = (a[order] for a in (file_rank, folder, files, t, tf))
-    sessions = np.asarray(fp["session_id"].to_pylist(), dtype=object)[order]
-    cameras = np.asarray(fp["camera_id"].to_pylist(), dtype=object)[order]
-    grids = [fp["motion_grid"][int(i)].as_py() for i in order]
-    u, moving = grid_vectors(grids)
-    step = sample_step(tf, file_rank)
-    rows = []
-    for c0, c1, o0, sim, matched, lag in search(u, moving, tf, file_rank, min_loop_s):
-        if folder[c0] == folder[o0]:
-            continue  # within one folder: that scan's own looped_footage
-        duration = float(tf[c1] - tf[c0] + step)
-        b_start = t[c0] - step / 2
-        a_start = t[o0] - (tf[o0] - (tf[c0] - lag)) - step / 2
-        rows.append(
-            {
-                "a_evidence": str(evidence[folder[o0]]),
-                "a_session_id": sessions[o0],
-                "a_camera_id": cameras[o0],
-                "a_start": utc(a_start),
-                "a_end": utc(a_start + duration),
-                "b_evidence": str(evidence[folder[c0]]),
-                "b_session_id": sessions[c0],
-                "b_camera_id": cameras[c0],
-                "b_start": utc(b_start),
-                "b_end": utc(b_start + duration),
-                "duration_s": round(duration, 3),
-                "confidence": 0.9 if sim >= 0.85 else 0.7,
-                "details": json.dumps(
-                    {
-                        "a_file": files[o0],
-                        "a_t_file_s": round(float(tf[c0] - lag - step / 2), 3),
-                        "b_file": files[c0],
-                        "b_t_file_s": round(float(tf[c0] - step / 2), 3),
-                        "lag_s": round(float(lag), 3),
-                        "motion_similarity": round(float(sim), 3),
-                        "changing_matches": int(matched),
-                        "verified": False,
-                    }
-                ),
-            }
+        if got is None:
+            return None
+        details.update(got.details)
+        if got.verified:
+            c0, c1, o0 = got.copy_start_s, got.copy_end_s, got.orig_start_s
+            details["lag_s"] = round(c0 - o0, 3)
+            confidence = 0.95
+        thumbs = got.thumbs
+    else:
+        details.update({"verified": False, "reason": "frame-by-frame check not asked for"})
+    details["a_t_file_s"], details["b_t_file_s"] = round(o0, 3), round(c0, 3)
+    duration = c1 - c0
+    row = {
+        "a_evidence": str(paths[fo]),
+        "a_session_id": o.sessions[st.o0],
+        "a_camera_id": o.cameras[st.o0],
+        "a_start": utc(orig_epoch + o0),
+        "a_end": utc(orig_epoch + o0 + duration),
+        "b_evidence": str(paths[fc]),
+        "b_session_id": c.sessions[st.c0],
+        "b_camera_id": c.cameras[st.c0],
+        "b_start": utc(copy_epoch + c0),
+        "b_end": utc(copy_epoch + c1),
+        "duration_s": round(duration, 3),
+        "confidence": confidence,
+        "details": details,
+    }
+    return row, thumbs
+
+
+def _one_per_copy(found: list[tuple[dict, Any]]) -> list[tuple[dict, Any]]:
+    """Several nominations of one copied stretch (other lags, or a neighbouring original
+    sample) keep the longest, verified first."""
+    found.sort(key=lambda rt: (not rt[0]["details"].get("verified"), -rt[0]["duration_s"]))
+    kept: list[tuple[dict, Any]] = []
+    for row, thumbs in found:
+        same = (row["a_evidence"], row["details"]["a_file"], row["b_evidence"])
+        if not any(
+            (k["a_evidence"], k["details"]["a_file"], k["b_evidence"]) == same
+            and k["details"]["b_file"] == row["details"]["b_file"]
+            and (min(k["b_end"], row["b_end"]) - max(k["b_start"], row["b_start"])).total_seconds()
+            > 0.5 * row["duration_s"]
+            for k, _ in kept
+        ):
+            kept.append((row, thumbs))
+    return kept
+
+
+def stretches(
+    paths: Sequence[Path],
+    pair_parts: Sequence[np.ndarray],
+    min_loop_s: float,
+    check_frames: bool,
+) -> list[tuple[dict[str, Any], tuple[bytes, bytes] | None]]:
+    """Task 3, per group of folder pairs: the nominated file pairs searched, the stretches
+    confirmed frame by frame, as crosscheck rows (with thumbnails)."""
+    parts = [p for p in pair_parts if len(p)]
+    if not parts:
+        return []
+    pairs = np.unique(np.concatenate(parts), axis=0)
+    out: list[tuple[dict, Any]] = []
+    for fx, fy in np.unique(pairs[:, [0, 2]], axis=0):
+        sub = pairs[(pairs[:, 0] == fx) & (pairs[:, 2] == fy)]
+        x, y = load_samples(paths[fx]), load_samples(paths[fy])
+        found = []
+        for a, b in file_pairs(sub, x, y):
+            for st in search_files(x, y, a, b, min_loop_s):
+                got = _row(paths, (int(fx), int(fy)), (x, y), st, check_frames, min_loop_s)
+                if got is not None:
+                    found.append(got)
+        out += _one_per_copy(found)
+    return out
+
+
+def _readable(index: int, folder: Path, partitions: int) -> list[Any]:
+    """band_rows, or (a folder that cannot be read) no rows and the reason."""
+    try:
+        return [*band_rows(index, folder, partitions), None]
+    except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+        return [*([{"band": np.zeros(0, np.int8)}] * partitions), f"{folder}: {exc}"]
+
+
+def crosscheck(
+    evidence: Sequence[Path],
+    min_loop_s: float = 20.0,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    check_frames: bool = True,
+) -> CrossResult:
+    """Every stretch of at least ``min_loop_s`` seen in two different evidence folders."""
+    import dask
+
+    paths = [Path(e) for e in evidence]
+    for p in paths:
+        if not (p / "fingerprints.parquet").is_file() and not (p / "timeline.parquet").is_file():
+            raise ValueError(f"{p}: not an evidence folder (no fingerprints.parquet)")
+    n = max(1, math.ceil(len(paths) / FOLDERS_PER_PARTITION))
+    rows = [
+        dask.delayed(_readable, nout=n + 1)(i, p, n, dask_key_name=f"band_rows-{i}")
+        for i, p in enumerate(paths)
+    ]
+    pairs = [
+        dask.delayed(partition_pairs, nout=n)([r[k] for r in rows], n, dask_key_name=f"pairs-{k}")
+        for k in range(n)
+    ]
+    found = [
+        dask.delayed(stretches)(
+            paths, [pp[g] for pp in pairs], min_loop_s, check_frames, dask_key_name=f"verify-{g}"
         )
-    return pa.Table.from_pylist(rows, schema=schemas.CROSSCHECK)
+        for g in range(n)
+    ]
+    problems = [r[n] for r in rows]
+    if workers is None and scheduler is None:
+        groups, problems = dask.compute(found, problems, scheduler="threads")
+    else:
+        from pipeline.dispatch import dask_client
+
+        with dask_client(workers, scheduler) as client:
+            groups, problems = dask.compute(found, problems, scheduler=client)
+    kept = sorted(
+        (rt for g in groups for rt in g),
+        key=lambda rt: (rt[0]["b_start"], rt[0]["b_evidence"], rt[0]["a_evidence"]),
+    )
+    table = pa.Table.from_pylist(
+        [{**r, "details": json.dumps(r["details"], ensure_ascii=False)} for r, _ in kept],
+        schema=schemas.CROSSCHECK,
+    )
+    return CrossResult(table, [t for _, t in kept], [p for p in problems if p], len(paths))
 
 
-def write_crosscheck(evidence: Sequence[Path], out: Path, min_loop_s: float = 20.0) -> pa.Table:
-    """``crosscheck.parquet`` in ``out`` (written atomically)."""
-    table = crosscheck(evidence, min_loop_s)
-    Path(out).mkdir(parents=True, exist_ok=True)
-    store.write_table(Path(out) / "crosscheck.parquet", table)
-    return table
+def write_crosscheck(
+    evidence: Sequence[Path],
+    out: Path,
+    min_loop_s: float = 20.0,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    lang: str = "zh",
+) -> CrossResult:
+    """``crosscheck.parquet`` and ``crosscheck.html`` in ``out`` (written atomically)."""
+    from pipeline.inspectorate.crosscheck_page import render_page
+
+    result = crosscheck(evidence, min_loop_s, workers=workers, scheduler=scheduler)
+    out = Path(out)
+    store.check_writable(out)
+    store.commit_files(
+        {
+            out / "crosscheck.parquet": store.table_bytes(result.table),
+            out / "crosscheck.html": render_page(result, lang).encode("utf-8"),
+        }
+    )
+    return result

@@ -1,0 +1,225 @@
+"""The crosscheck's candidate join, in pieces that run as Dask tasks.
+
+1. :func:`band_rows` (one task per evidence folder): the folder's fingerprints -> windows of
+   moving samples (:mod:`pipeline.findings.motion_index`, the same fixed hyperplanes as the
+   in-batch loop check) -> one row per (window, band): the band, the folder, the window and
+   its ten band keys (the whole 120-bit SimHash, 28 bytes), hash-partitioned on the band's
+   value. Only these small rows travel; no task holds all folders' fingerprints.
+2. :func:`partition_pairs` (one task per partition): the rows of every folder that fall in
+   one partition, joined per band with :func:`~pipeline.findings.motion_index.band_pairs`
+   (buckets, big ones split by further bands); a pair must join two different folders and
+   its SimHashes must agree (Hamming distance: the windows' grids are not shipped). The pairs
+   are hash-partitioned on the folder pair.
+3. :func:`file_pairs` (in the verification task of a folder pair): windows back to files; a
+   file pair with ``MIN_SEEDS`` joined windows is searched again, both files' samples alone,
+   by :func:`pipeline.findings.loops.search` (lag votes, growth, the stretch tests), so a
+   crosscheck stretch is exactly what the loop check would find in a batch of the two files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline import evidence as store
+from pipeline import schemas
+from pipeline.findings.loops import MIN_SEEDS, sample_step, search
+from pipeline.findings.motion_index import (
+    BANDS,
+    band_pairs,
+    grid_vectors,
+    window_keys,
+    window_starts,
+)
+
+# a joined pair's SimHashes differ in at most this many of their 120 bits: an angle of
+# pi * 40 / 120 (cosine 0.5; copies score 0.85 and more). The exact cosine is the search's.
+MAX_HAMMING = 40
+MIX = np.uint64(0x9E3779B97F4A7C15)  # spreads (band, value) over partitions
+
+
+@dataclass(frozen=True)
+class Samples:
+    """One evidence folder's fingerprints as arrays, in (file, offset) order, files ranked by
+    their first time; windows as in the loop check."""
+
+    files: list[str]
+    file_rank: np.ndarray
+    t: np.ndarray  # epoch seconds
+    tf: np.ndarray
+    sessions: np.ndarray
+    cameras: np.ndarray
+    u: np.ndarray
+    moving: np.ndarray
+    starts: np.ndarray  # window start samples
+
+
+def fingerprints(folder: Path) -> pa.Table:
+    """A folder's fingerprints (from its timeline where the scan predates the file)."""
+    path = folder / "fingerprints.parquet"
+    if path.is_file():
+        return store.read_table(path).select(schemas.FINGERPRINTS.names)
+    timeline = folder / "timeline.parquet"
+    if not timeline.is_file():
+        raise ValueError(f"{folder}: not an evidence folder (no fingerprints.parquet)")
+    table = store.read_table(timeline)
+    if "motion_grid" not in table.column_names:
+        raise ValueError(f"{folder}: scanned before motion fingerprints were kept; scan again")
+    return table.select(schemas.FINGERPRINTS.names).cast(schemas.FINGERPRINTS)
+
+
+def load_samples(folder: Path) -> Samples:
+    """Read and order a folder's fingerprints (see :class:`Samples`)."""
+    fp = fingerprints(Path(folder))
+    fp = fp.filter(pc.and_(pc.is_valid(fp["motion_grid"]), pc.is_valid(fp["source_file"])))
+    names = np.asarray(fp["source_file"].to_pylist(), dtype=object)
+    t = fp["t"].cast(pa.int64()).to_numpy(zero_copy_only=False) / 1000.0
+    tf = np.asarray(fp["t_file_s"].to_numpy(zero_copy_only=False), dtype=np.float64)
+    first: dict[str, float] = {}
+    for name, ti in zip(names, t, strict=True):
+        first[name] = min(first.get(name, ti), ti)
+    files = sorted(first, key=lambda f: (first[f], f))
+    rank = {f: r for r, f in enumerate(files)}
+    ranks = np.fromiter((rank[f] for f in names), dtype=np.int64, count=len(names))
+    order = np.lexsort((tf, ranks))
+    ranks, t, tf = ranks[order], t[order], tf[order]
+    keep = np.ones(len(order), dtype=bool)  # a sample analysed twice (overlapping chunks)
+    keep[1:] = (ranks[1:] != ranks[:-1]) | (np.abs(tf[1:] - tf[:-1]) >= 1e-3)
+    order, ranks, t, tf = order[keep], ranks[keep], t[keep], tf[keep]
+    grids = fp["motion_grid"].take(pa.array(order)).to_pylist()
+    u, moving = grid_vectors(grids)
+    sessions = np.asarray(fp["session_id"].take(pa.array(order)).to_pylist(), dtype=object)
+    cameras = np.asarray(fp["camera_id"].take(pa.array(order)).to_pylist(), dtype=object)
+    starts = window_starts(moving, ranks)
+    return Samples(files, ranks, t, tf, sessions, cameras, u, moving, starts)
+
+
+def partition_of(band: np.ndarray, value: np.ndarray, partitions: int) -> np.ndarray:
+    """The partition of each (band, band value)."""
+    h = (value.astype(np.uint64) * np.uint64(BANDS) + band.astype(np.uint64)) * MIX
+    return ((h >> np.uint64(40)) % np.uint64(partitions)).astype(np.int64)
+
+
+def band_rows(folder_index: int, folder: Path, partitions: int) -> list[dict[str, np.ndarray]]:
+    """Task 1: the folder's (window, band) rows, split into ``partitions``."""
+    s = load_samples(folder)
+    keys = window_keys(s.u, s.starts).astype(np.int16)  # (BANDS, windows); 12-bit values
+    n = keys.shape[1]
+    band = np.repeat(np.arange(BANDS, dtype=np.int8), n)
+    window = np.tile(np.arange(n, dtype=np.int32), BANDS)
+    part = partition_of(band, keys.ravel(), partitions)
+    out = []
+    for p in range(partitions):
+        sel = np.flatnonzero(part == p)
+        out.append(
+            {
+                "band": band[sel],
+                "folder": np.full(len(sel), folder_index, dtype=np.int32),
+                "window": window[sel],
+                "keys": keys.T[window[sel]],  # (rows, BANDS)
+            }
+        )
+    return out
+
+
+def _hamming(keys: np.ndarray, a: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(np.bitwise_xor(keys[a], keys[c]).astype(np.uint16)).sum(axis=1)
+
+
+def partition_pairs(parts: Sequence[dict[str, np.ndarray]], groups: int) -> list[np.ndarray]:
+    """Task 2: window pairs across folders in one partition, as ``(folder_x, window_x,
+    folder_y, window_y)`` rows (``folder_x < folder_y``), split into ``groups`` by folder
+    pair."""
+    empty = [np.zeros((0, 4), dtype=np.int32) for _ in range(groups)]
+    parts = [p for p in parts if len(p["band"])]
+    if not parts:
+        return empty
+    band = np.concatenate([p["band"] for p in parts])
+    folder = np.concatenate([p["folder"] for p in parts])
+    window = np.concatenate([p["window"] for p in parts])
+    keys = np.concatenate([p["keys"] for p in parts])
+    found = []
+    for b in np.unique(band):
+        rows = np.flatnonzero(band == b)
+        sub_keys, sub_folder = keys[rows], folder[rows]
+
+        def accept(a: np.ndarray, c: np.ndarray, k=sub_keys, f=sub_folder) -> np.ndarray:
+            return (f[a] != f[c]) & (_hamming(k, a, c) <= MAX_HAMMING)
+
+        pairs = band_pairs(sub_keys.T.astype(np.int64), int(b), accept)
+        if len(pairs):
+            found.append(rows[pairs])
+    if not found:
+        return empty
+    pairs = np.concatenate(found)
+    x, y = pairs[:, 0], pairs[:, 1]
+    swap = folder[x] > folder[y]
+    x, y = np.where(swap, y, x), np.where(swap, x, y)
+    table = np.unique(np.stack([folder[x], window[x], folder[y], window[y]], axis=1), axis=0)
+    group = (table[:, 0].astype(np.int64) * 1_000_003 + table[:, 2]) % groups
+    return [table[group == g].astype(np.int32) for g in range(groups)]
+
+
+def file_pairs(pairs: np.ndarray, x: Samples, y: Samples) -> list[tuple[int, int]]:
+    """Task 3a: the (file of x, file of y) pairs that ``MIN_SEEDS`` joined windows nominate."""
+    fx = x.file_rank[x.starts[pairs[:, 1]]]
+    fy = y.file_rank[y.starts[pairs[:, 3]]]
+    keys, counts = np.unique(np.stack([fx, fy], axis=1), axis=0, return_counts=True)
+    return [(int(a), int(b)) for (a, b), n in zip(keys, counts, strict=True) if n >= MIN_SEEDS]
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """A repeated stretch between two files: ``orig`` (the earlier file's samples) is
+    repeated by ``copy``; sample indices into each side's :class:`Samples`."""
+
+    orig_side: int  # 0: x, 1: y
+    o0: int
+    c0: int
+    c1: int
+    similarity: float
+    matched: int
+    lag: float
+    step: float
+
+
+def search_files(x: Samples, y: Samples, fx: int, fy: int, min_loop_s: float) -> list[Stretch]:
+    """Task 3b: the loop search over the samples of file ``fx`` of x and ``fy`` of y alone;
+    only stretches between the two files (within one file is that folder's own finding)."""
+    ix = np.flatnonzero(x.file_rank == fx)
+    iy = np.flatnonzero(y.file_rank == fy)
+    if not len(ix) or not len(iy):
+        return []
+    y_first = (y.t[iy[0]], 1) < (x.t[ix[0]], 0)  # the earlier file is ranked first
+    sides = [(x, ix), (y, iy)]
+    if y_first:
+        sides.reverse()
+    u = np.concatenate([s.u[i] for s, i in sides])
+    moving = np.concatenate([s.moving[i] for s, i in sides])
+    tf = np.concatenate([s.tf[i] for s, i in sides])
+    rank = np.repeat([0, 1], [len(sides[0][1]), len(sides[1][1])]).astype(np.int64)
+    n0 = len(sides[0][1])
+    step = sample_step(tf, rank)
+    out = []
+    for c0, c1, o0, sim, matched, lag in search(u, moving, tf, rank, min_loop_s):
+        if rank[c0] == rank[o0] or c0 < n0:
+            continue
+        orig_side = 1 if y_first else 0
+        out.append(
+            Stretch(
+                orig_side,
+                int(sides[0][1][o0]),
+                int(sides[1][1][c0 - n0]),
+                int(sides[1][1][c1 - n0]),
+                float(sim),
+                int(matched),
+                float(lag),
+                step,
+            )
+        )
+    return out
