@@ -111,27 +111,35 @@ def fingerprint_cost(n: int = 300) -> float:
     return (time.perf_counter() - t0) / n * 1800
 
 
+def session_energy(rng: np.random.Generator, room_seed: int, samples: int) -> np.ndarray:
+    """Motion energy ``(samples, 64)`` of one synthetic session of room ``room_seed`` (its
+    seats and the proctor's start are the room's): a pacing proctor and 4 fidgeting seated
+    candidates; still samples are all zero. Shared with bench_crosscheck."""
+    cy, cx = np.mgrid[0:8, 0:8]
+    centres = np.stack([cx.ravel() + 0.5, cy.ravel() + 0.5], axis=1)
+    room = np.random.default_rng(room_seed)
+    seats = room.uniform(0.5, 7.5, (4, 2))
+    steps = rng.normal(0, 0.25, (samples, 2)) * (rng.random((samples, 1)) < 0.6)
+    pos = np.clip(np.cumsum(steps, axis=0) + room.uniform(2, 6, 2), 0.2, 7.8)
+    speed = np.linalg.norm(steps, axis=1)
+    d = ((centres[None] - pos[:, None]) ** 2).sum(-1)
+    e = speed[:, None] * np.exp(-d / 0.8)
+    fidget = (rng.random((samples, 4)) < 0.3) * rng.uniform(0.1, 0.6, (samples, 4))
+    for s in range(4):
+        e += fidget[:, s : s + 1] * np.exp(-((centres - seats[s]) ** 2).sum(-1) / 0.5)[None]
+    e = np.maximum(e + rng.normal(0, 0.01, e.shape), 0)
+    e[e.sum(axis=1) < 0.05] = 0
+    return e
+
+
 def synthetic(hours: int, seed: int = 0, copies: int = 5):
     """Unit motion vectors of ``hours`` one-hour sessions (2 s samples), 10 per room, with
     ``copies`` planted 60 s re-encoded copies; returns (u, moving, tf, file_rank, planted)."""
     rng = np.random.default_rng(seed)
     per = 1800
-    cy, cx = np.mgrid[0:8, 0:8]
-    centres = np.stack([cx.ravel() + 0.5, cy.ravel() + 0.5], axis=1)
     u = np.zeros((hours * per, 64), np.float16)
     for f in range(hours):
-        room = np.random.default_rng(f // 10)
-        seats = room.uniform(0.5, 7.5, (4, 2))
-        steps = rng.normal(0, 0.25, (per, 2)) * (rng.random((per, 1)) < 0.6)
-        pos = np.clip(np.cumsum(steps, axis=0) + room.uniform(2, 6, 2), 0.2, 7.8)
-        speed = np.linalg.norm(steps, axis=1)
-        d = ((centres[None] - pos[:, None]) ** 2).sum(-1)
-        e = speed[:, None] * np.exp(-d / 0.8)
-        fidget = (rng.random((per, 4)) < 0.3) * rng.uniform(0.1, 0.6, (per, 4))
-        for s in range(4):
-            e += fidget[:, s : s + 1] * np.exp(-((centres - seats[s]) ** 2).sum(-1) / 0.5)[None]
-        e = np.maximum(e + rng.normal(0, 0.01, e.shape), 0)
-        e[e.sum(axis=1) < 0.05] = 0
+        e = session_energy(rng, f // 10, per)
         v = e - e.mean(axis=1, keepdims=True)
         v /= np.linalg.norm(v, axis=1, keepdims=True) + 1e-6
         v[e.sum(axis=1) == 0] = 0
