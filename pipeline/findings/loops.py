@@ -136,17 +136,26 @@ def sample_step(tf: np.ndarray, file_rank: np.ndarray) -> float:
 
 
 def search(
-    u: np.ndarray, moving: np.ndarray, tf: np.ndarray, file_rank: np.ndarray, min_loop_s: float
+    u: np.ndarray,
+    moving: np.ndarray,
+    tf: np.ndarray,
+    file_rank: np.ndarray,
+    min_loop_s: float,
+    seeds: np.ndarray | None = None,
 ) -> list[tuple[int, int, int, float, int, float]]:
     """Repeated stretches ``(c0, c1, o0, similarity, matched, lag)`` (sample indices: the
     copy's first and last sample, the original's first; the lag in seconds) over samples
     sorted by (file, offset), files ranked by time. Pure arrays, so a crosscheck over many
-    evidence folders and the benchmark run the same search."""
+    evidence folders and the benchmark run the same search. ``seeds``: the ``(earlier,
+    later)`` window-start pairs, when a join elsewhere already found them (the crosscheck's)."""
     step = sample_step(tf, file_rank)
-    starts = window_starts(moving, file_rank)
-    if len(starts) < 2:
-        return []
-    pairs = candidate_pairs(u, window_keys(u, starts), starts)
+    if seeds is not None:
+        pairs = seeds
+    else:
+        starts = window_starts(moving, file_rank)
+        if len(starts) < 2:
+            return []
+        pairs = candidate_pairs(u, window_keys(u, starts), starts)
     if not len(pairs):
         return []
     orig, copy = pairs[:, 0], pairs[:, 1]

@@ -22,6 +22,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,10 @@ from pipeline.inspectorate.crosscheck_join import (
     partition_pairs,
     search_files,
 )
-from pipeline.inspectorate.crosscheck_verify import Side, confirm, load_source
+from pipeline.inspectorate.crosscheck_verify import Side, Source, confirm, load_source
 
 FOLDERS_PER_PARTITION = 8
+CACHED_FOLDERS = 4  # a verification task keeps at most this many folders' samples
 
 
 @dataclass
@@ -54,6 +56,11 @@ class CrossResult:
     thumbs: list[tuple[bytes, bytes] | None] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     folders: int = 0
+
+
+@lru_cache(maxsize=64)
+def _source(folder: Path) -> Source:
+    return load_source(folder)
 
 
 def _row(
@@ -86,8 +93,8 @@ def _row(
     thumbs = None
     if check_frames:
         got = confirm(
-            Side(load_source(paths[fo]), orig_file, str(o.cameras[st.o0])),
-            Side(load_source(paths[fc]), copy_file, str(c.cameras[st.c0])),
+            Side(_source(paths[fo]), orig_file, str(o.cameras[st.o0])),
+            Side(_source(paths[fc]), copy_file, str(c.cameras[st.c0])),
             max(0.0, o0),
             max(0.0, c0),
             c1,
@@ -155,12 +162,21 @@ def stretches(
         return []
     pairs = np.unique(np.concatenate(parts), axis=0)
     out: list[tuple[dict, Any]] = []
+    cache: dict[int, Samples] = {}  # folder pairs come sorted: x repeats, y seldom
+
+    def samples(f: int) -> Samples:
+        if f not in cache:
+            if len(cache) >= CACHED_FOLDERS:
+                cache.pop(next(iter(cache)))
+            cache[f] = load_samples(paths[f])
+        return cache[f]
+
     for fx, fy in np.unique(pairs[:, [0, 2]], axis=0):
         sub = pairs[(pairs[:, 0] == fx) & (pairs[:, 2] == fy)]
-        x, y = load_samples(paths[fx]), load_samples(paths[fy])
+        x, y = samples(int(fx)), samples(int(fy))
         found = []
-        for a, b in file_pairs(sub, x, y):
-            for st in search_files(x, y, a, b, min_loop_s):
+        for nominated in file_pairs(sub, x, y, min_loop_s):
+            for st in search_files(x, y, nominated, min_loop_s):
                 got = _row(paths, (int(fx), int(fy)), (x, y), st, check_frames, min_loop_s)
                 if got is not None:
                     found.append(got)

@@ -29,6 +29,8 @@ import pyarrow.compute as pc
 from pipeline import evidence as store
 from pipeline import schemas
 from pipeline.findings.loops import MIN_SEEDS, sample_step, search
+from pipeline.findings.loops import _chains as chains
+from pipeline.findings.loops import _lag_clusters as lag_clusters
 from pipeline.findings.motion_index import (
     BANDS,
     band_pairs,
@@ -38,8 +40,9 @@ from pipeline.findings.motion_index import (
 )
 
 # a joined pair's SimHashes differ in at most this many of their 120 bits: an angle of
-# pi * 40 / 120 (cosine 0.5; copies score 0.85 and more). The exact cosine is the search's.
-MAX_HAMMING = 40
+# pi * 26 / 120 (cosine 0.78; a copy's windows, cosine 0.85 and more, pass with p ~ 0.9 each,
+# windows of look-alike rooms with p ~ 0.002 on the benchmark). The exact cosine is the search's.
+MAX_HAMMING = 26
 MIX = np.uint64(0x9E3779B97F4A7C15)  # spreads (band, value) over partitions
 
 
@@ -165,12 +168,33 @@ def partition_pairs(parts: Sequence[dict[str, np.ndarray]], groups: int) -> list
     return [table[group == g].astype(np.int32) for g in range(groups)]
 
 
-def file_pairs(pairs: np.ndarray, x: Samples, y: Samples) -> list[tuple[int, int]]:
-    """Task 3a: the (file of x, file of y) pairs that ``MIN_SEEDS`` joined windows nominate."""
-    fx = x.file_rank[x.starts[pairs[:, 1]]]
-    fy = y.file_rank[y.starts[pairs[:, 3]]]
-    keys, counts = np.unique(np.stack([fx, fy], axis=1), axis=0, return_counts=True)
-    return [(int(a), int(b)) for (a, b), n in zip(keys, counts, strict=True) if n >= MIN_SEEDS]
+def file_pairs(
+    pairs: np.ndarray, x: Samples, y: Samples, min_loop_s: float
+) -> list[tuple[int, int, np.ndarray]]:
+    """Task 3a: ``(file of x, file of y, seeds)``, where ``MIN_SEEDS`` joined windows of two
+    files fall at one lag and close in time, as the loop search asks of its seeds (chance
+    look-alikes of two rooms fall at scattered lags); seeds as (x sample, y sample) rows."""
+    if not len(pairs):
+        return []
+    wx, wy = x.starts[pairs[:, 1]], y.starts[pairs[:, 3]]
+    fx, fy = x.file_rank[wx], y.file_rank[wy]
+    lag, at = y.tf[wy] - x.tf[wx], y.tf[wy]
+    step = max(sample_step(x.tf, x.file_rank), sample_step(y.tf, y.file_rank))
+    order = np.lexsort((fy, fx))
+    cuts = np.flatnonzero(np.diff(fx[order]) | np.diff(fy[order])) + 1
+    out = []
+    for group in np.split(order, cuts):
+        kept = [
+            sel[chain]
+            for cluster in lag_clusters(lag[group], step)
+            for sel in [group[cluster]]
+            for chain in chains(at[sel], min_loop_s / 2)
+            if len(np.unique(wy[sel[chain]])) >= MIN_SEEDS
+        ]
+        if kept:
+            seeds = np.concatenate(kept)
+            out.append((int(fx[group[0]]), int(fy[group[0]]), np.stack([wx[seeds], wy[seeds]], 1)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -188,31 +212,31 @@ class Stretch:
     step: float
 
 
-def search_files(x: Samples, y: Samples, fx: int, fy: int, min_loop_s: float) -> list[Stretch]:
-    """Task 3b: the loop search over the samples of file ``fx`` of x and ``fy`` of y alone;
-    only stretches between the two files (within one file is that folder's own finding)."""
+def search_files(
+    x: Samples, y: Samples, nominated: tuple[int, int, np.ndarray], min_loop_s: float
+) -> list[Stretch]:
+    """Task 3b: the loop search over the samples of the two nominated files alone, from their
+    seeds; only stretches between the two files (within one is that folder's own finding)."""
+    fx, fy, seeds = nominated
     ix = np.flatnonzero(x.file_rank == fx)
     iy = np.flatnonzero(y.file_rank == fy)
-    if not len(ix) or not len(iy):
-        return []
     y_first = (y.t[iy[0]], 1) < (x.t[ix[0]], 0)  # the earlier file is ranked first
     sides = [(x, ix), (y, iy)]
     if y_first:
         sides.reverse()
+    n0 = len(sides[0][1])
     u = np.concatenate([s.u[i] for s, i in sides])
     moving = np.concatenate([s.moving[i] for s, i in sides])
     tf = np.concatenate([s.tf[i] for s, i in sides])
-    rank = np.repeat([0, 1], [len(sides[0][1]), len(sides[1][1])]).astype(np.int64)
-    n0 = len(sides[0][1])
+    rank = np.repeat([0, 1], [n0, len(sides[1][1])]).astype(np.int64)
+    at_x, at_y = np.searchsorted(ix, seeds[:, 0]), np.searchsorted(iy, seeds[:, 1])
+    pairs = np.stack([at_y, at_x + n0] if y_first else [at_x, at_y + n0], axis=1)
     step = sample_step(tf, rank)
     out = []
-    for c0, c1, o0, sim, matched, lag in search(u, moving, tf, rank, min_loop_s):
-        if rank[c0] == rank[o0] or c0 < n0:
-            continue
-        orig_side = 1 if y_first else 0
+    for c0, c1, o0, sim, matched, lag in search(u, moving, tf, rank, min_loop_s, pairs):
         out.append(
             Stretch(
-                orig_side,
+                1 if y_first else 0,
                 int(sides[0][1][o0]),
                 int(sides[1][1][c0 - n0]),
                 int(sides[1][1][c1 - n0]),
