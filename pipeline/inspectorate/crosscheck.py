@@ -19,6 +19,7 @@ and the reason.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,7 +42,9 @@ from pipeline.inspectorate.crosscheck_join import (
     partition_pairs,
     search_files,
 )
-from pipeline.inspectorate.crosscheck_verify import Side, Source, confirm, load_source
+from pipeline.inspectorate.crosscheck_verify import Outcome, Side, Source, confirm, load_source
+
+log = logging.getLogger("examaudit")
 
 FOLDERS_PER_PARTITION = 8
 CACHED_FOLDERS = 4  # a verification task keeps at most this many folders' samples
@@ -92,15 +95,20 @@ def _row(
     confidence = 0.6 if st.similarity >= 0.85 else 0.5
     thumbs = None
     if check_frames:
-        got = confirm(
-            Side(_source(paths[fo]), orig_file, str(o.cameras[st.o0])),
-            Side(_source(paths[fc]), copy_file, str(c.cameras[st.c0])),
-            max(0.0, o0),
-            max(0.0, c0),
-            c1,
-            step,
-            min_loop_s,
-        )
+        try:
+            got = confirm(
+                Side(_source(paths[fo]), orig_file, str(o.cameras[st.o0])),
+                Side(_source(paths[fc]), copy_file, str(c.cameras[st.c0])),
+                max(0.0, o0),
+                max(0.0, c0),
+                c1,
+                step,
+                min_loop_s,
+            )
+        except Exception as exc:  # one odd recording never stops the job
+            log.warning("crosscheck: frames of %s / %s not checked: %s", orig_file, copy_file, exc)
+            failed = {"verified": False, "reason": f"frame check failed: {exc}"}
+            got = Outcome(False, failed, c0, c1, o0)
         if got is None:
             return None
         details.update(got.details)

@@ -22,7 +22,6 @@ from pipeline.inspectorate.crosscheck import CrossResult
 from pipeline.inspectorate.summary import TEMPLATES
 
 
-@cache
 def _folder(evidence: str) -> tuple[ZoneInfo, dict[str, str]]:
     """The folder's timezone and centre per session (UTC / none where unreadable)."""
     tz = ZoneInfo("UTC")
@@ -47,13 +46,14 @@ def _local(start: datetime, end: datetime, tz: ZoneInfo) -> str:
 def page_rows(result: CrossResult) -> list[dict[str, Any]]:
     """The table's rows with what the page shows of each."""
     out = []
+    folder = cache(_folder)  # each folder's manifest and sessions read once per page
     for row, thumbs in zip(result.table.to_pylist(), result.thumbs, strict=True):
         d = json.loads(row["details"])
         r = {**row, **{k: d.get(k) for k in ("a_file", "b_file", "verified", "reason")}}
         r["verified_frames"] = d.get("verified_frames")
         r["compared_frames"] = d.get("compared_frames")
         for side in ("a", "b"):
-            tz, centres = _folder(row[f"{side}_evidence"])
+            tz, centres = folder(row[f"{side}_evidence"])
             r[f"{side}_centre"] = centres.get(row[f"{side}_session_id"]) or "–"
             r[f"{side}_local"] = _local(row[f"{side}_start"], row[f"{side}_end"], tz)
         a, b = thumbs if thumbs and all(thumbs) else (None, None)
