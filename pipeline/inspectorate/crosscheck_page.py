@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import jinja2
-
 from pipeline import evidence as store
 from pipeline.inspectorate.crosscheck import CrossResult
-from pipeline.inspectorate.summary import TEMPLATES
+from pipeline.review.report import _env as page_environment
 
 
 def _folder(evidence: str) -> tuple[ZoneInfo, dict[str, str]]:
@@ -64,13 +62,7 @@ def page_rows(result: CrossResult) -> list[dict[str, Any]]:
 
 
 def render_page(result: CrossResult, lang: str = "zh") -> str:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(default=True),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = page_environment()  # the report's: same templates folder, autoescaped
     return env.get_template("crosscheck.html.j2").render(
         lang=lang,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
