@@ -20,12 +20,16 @@ GRID_CELLS = 64
 SEED_SIM = 0.75  # window cosine of a candidate pair
 
 
-def grid_vectors(values: Sequence[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
-    """``motion_grid`` values -> centred unit vectors ``(N, 64)`` and a moving mask."""
-    raw = np.zeros((len(values), GRID_CELLS), np.float32)
-    for i, v in enumerate(values):
-        if v is not None and len(v) == GRID_CELLS:
-            raw[i] = np.frombuffer(v, dtype=np.uint8)
+def grid_vectors(values: Sequence[bytes | None] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``motion_grid`` values (or their cells as a ``(N, 64)`` array) -> centred unit vectors
+    ``(N, 64)`` and a moving mask."""
+    if isinstance(values, np.ndarray):
+        raw = values.astype(np.float32).reshape(len(values), GRID_CELLS)
+    else:
+        raw = np.zeros((len(values), GRID_CELLS), np.float32)
+        for i, v in enumerate(values):
+            if v is not None and len(v) == GRID_CELLS:
+                raw[i] = np.frombuffer(v, dtype=np.uint8)
     moving = raw.sum(axis=1) > 0
     u = raw - raw.mean(axis=1, keepdims=True)
     u /= np.linalg.norm(u, axis=1, keepdims=True) + 1e-6

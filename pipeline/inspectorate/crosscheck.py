@@ -81,7 +81,9 @@ def _row(
     copy_file, orig_file = c.files[c.file_rank[st.c0]], o.files[o.file_rank[st.o0]]
     copy_epoch = float(c.t[st.c0] - c.tf[st.c0])  # the files' starts (epoch seconds)
     orig_epoch = float(o.t[st.o0] - o.tf[st.o0])
+    # the samples stand for half a step either side; neither side starts before its file
     c0 = float(c.tf[st.c0] - step / 2)
+    c0 = max(c0, 0.0, st.lag)
     c1 = float(c.tf[st.c1] + step / 2)
     o0 = c0 - st.lag
     details: dict[str, Any] = {
@@ -99,8 +101,8 @@ def _row(
             got = confirm(
                 Side(_source(paths[fo]), orig_file, str(o.cameras[st.o0])),
                 Side(_source(paths[fc]), copy_file, str(c.cameras[st.c0])),
-                max(0.0, o0),
-                max(0.0, c0),
+                o0,
+                c0,
                 c1,
                 step,
                 min_loop_s,
@@ -180,10 +182,12 @@ def stretches(
         return cache[f]
 
     for fx, fy in np.unique(pairs[:, [0, 2]], axis=0):
-        sub = pairs[(pairs[:, 0] == fx) & (pairs[:, 2] == fy)]
+        nominated_files = file_pairs(pairs[(pairs[:, 0] == fx) & (pairs[:, 2] == fy)], min_loop_s)
+        if not nominated_files:
+            continue  # chance look-alikes only: the folders are not even read
         x, y = samples(int(fx)), samples(int(fy))
         found = []
-        for nominated in file_pairs(sub, x, y, min_loop_s):
+        for nominated in nominated_files:
             for st in search_files(x, y, nominated, min_loop_s):
                 got = _row(paths, (int(fx), int(fy)), (x, y), st, check_frames, min_loop_s)
                 if got is not None:

@@ -43,6 +43,9 @@ from pipeline.findings.motion_index import (
 # pi * 26 / 120 (cosine 0.78; a copy's windows, cosine 0.85 and more, pass with p ~ 0.9 each,
 # windows of look-alike rooms with p ~ 0.002 on the benchmark). The exact cosine is the search's.
 MAX_HAMMING = 26
+# a joined pair: folders, windows, each window's file and offset (ms), the coarser step (ms)
+PAIR_COLUMNS = ("folder_x", "window_x", "folder_y", "window_y", "file_x", "ms_x", "file_y")
+PAIR_COLUMNS += ("ms_y", "step_ms")
 MIX = np.uint64(0x9E3779B97F4A7C15)  # spreads (band, value) over partitions
 
 
@@ -94,8 +97,11 @@ def load_samples(folder: Path) -> Samples:
     keep = np.ones(len(order), dtype=bool)  # a sample analysed twice (overlapping chunks)
     keep[1:] = (ranks[1:] != ranks[:-1]) | (np.abs(tf[1:] - tf[:-1]) >= 1e-3)
     order, ranks, t, tf = order[keep], ranks[keep], t[keep], tf[keep]
-    grids = fp["motion_grid"].take(pa.array(order)).to_pylist()
-    u, moving = grid_vectors(grids)
+    grids = fp["motion_grid"].take(pa.array(order)).combine_chunks()  # fixed 64 bytes, no nulls
+    cells = np.frombuffer(
+        grids.buffers()[1], dtype=np.uint8, count=64 * len(grids), offset=64 * grids.offset
+    )
+    u, moving = grid_vectors(cells.reshape(-1, 64))
     sessions = np.asarray(fp["session_id"].take(pa.array(order)).to_pylist(), dtype=object)
     cameras = np.asarray(fp["camera_id"].take(pa.array(order)).to_pylist(), dtype=object)
     starts = window_starts(moving, ranks)
@@ -116,6 +122,10 @@ def band_rows(folder_index: int, folder: Path, partitions: int) -> list[dict[str
     band = np.repeat(np.arange(BANDS, dtype=np.int8), n)
     window = np.tile(np.arange(n, dtype=np.int32), BANDS)
     part = partition_of(band, keys.ravel(), partitions)
+    # where each window is (file, offset in ms) and the folder's sample step (ms): enough to
+    # nominate file pairs without reading the folders again
+    where = np.stack([s.file_rank[s.starts], np.round(1000 * s.tf[s.starts])], axis=1)
+    step = round(1000 * sample_step(s.tf, s.file_rank))
     out = []
     for p in range(partitions):
         sel = np.flatnonzero(part == p)
@@ -125,6 +135,8 @@ def band_rows(folder_index: int, folder: Path, partitions: int) -> list[dict[str
                 "folder": np.full(len(sel), folder_index, dtype=np.int32),
                 "window": window[sel],
                 "keys": keys.T[window[sel]],  # (rows, BANDS)
+                "where": where[window[sel]].astype(np.int32),
+                "step": np.full(len(sel), step, dtype=np.int32),
             }
         )
     return out
@@ -135,10 +147,9 @@ def _hamming(keys: np.ndarray, a: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 
 def partition_pairs(parts: Sequence[dict[str, np.ndarray]], groups: int) -> list[np.ndarray]:
-    """Task 2: window pairs across folders in one partition, as ``(folder_x, window_x,
-    folder_y, window_y)`` rows (``folder_x < folder_y``), split into ``groups`` by folder
-    pair."""
-    empty = [np.zeros((0, 4), dtype=np.int32) for _ in range(groups)]
+    """Task 2: window pairs across folders in one partition, as rows of ``PAIR_COLUMNS``
+    (``folder_x < folder_y``), split into ``groups`` by folder pair."""
+    empty = [np.zeros((0, len(PAIR_COLUMNS)), dtype=np.int64) for _ in range(groups)]
     parts = [p for p in parts if len(p["band"])]
     if not parts:
         return empty
@@ -146,6 +157,8 @@ def partition_pairs(parts: Sequence[dict[str, np.ndarray]], groups: int) -> list
     folder = np.concatenate([p["folder"] for p in parts])
     window = np.concatenate([p["window"] for p in parts])
     keys = np.concatenate([p["keys"] for p in parts])
+    where = np.concatenate([p["where"] for p in parts]).astype(np.int64)
+    step = np.concatenate([p["step"] for p in parts]).astype(np.int64)
     found = []
     for b in np.unique(band):
         rows = np.flatnonzero(band == b)
@@ -163,23 +176,21 @@ def partition_pairs(parts: Sequence[dict[str, np.ndarray]], groups: int) -> list
     x, y = pairs[:, 0], pairs[:, 1]
     swap = folder[x] > folder[y]
     x, y = np.where(swap, y, x), np.where(swap, x, y)
-    table = np.unique(np.stack([folder[x], window[x], folder[y], window[y]], axis=1), axis=0)
-    group = (table[:, 0].astype(np.int64) * 1_000_003 + table[:, 2]) % groups
-    return [table[group == g].astype(np.int32) for g in range(groups)]
+    columns = [folder[x], window[x], folder[y], window[y], *where[x].T, *where[y].T]
+    table = np.unique(np.stack([*columns, np.maximum(step[x], step[y])], axis=1), axis=0)
+    group = (table[:, 0] * 1_000_003 + table[:, 2]) % groups
+    return [table[group == g] for g in range(groups)]
 
 
-def file_pairs(
-    pairs: np.ndarray, x: Samples, y: Samples, min_loop_s: float
-) -> list[tuple[int, int, np.ndarray]]:
-    """Task 3a: ``(file of x, file of y, seeds)``, where ``MIN_SEEDS`` joined windows of two
-    files fall at one lag and close in time, as the loop search asks of its seeds (chance
-    look-alikes of two rooms fall at scattered lags); seeds as (x sample, y sample) rows."""
+def file_pairs(pairs: np.ndarray, min_loop_s: float) -> list[tuple[int, int, np.ndarray]]:
+    """Task 3a, on one folder pair's joined rows alone: ``(file of x, file of y, rows)``
+    where ``MIN_SEEDS`` joined windows of two files fall at one lag and close in time, as the
+    loop search asks of its seeds (chance look-alikes of two rooms fall at scattered lags)."""
     if not len(pairs):
         return []
-    wx, wy = x.starts[pairs[:, 1]], y.starts[pairs[:, 3]]
-    fx, fy = x.file_rank[wx], y.file_rank[wy]
-    lag, at = y.tf[wy] - x.tf[wx], y.tf[wy]
-    step = max(sample_step(x.tf, x.file_rank), sample_step(y.tf, y.file_rank))
+    fx, tx, fy, ty = (pairs[:, k] for k in (4, 5, 6, 7))
+    lag, at, wy = (ty - tx) / 1000.0, ty / 1000.0, pairs[:, 3]
+    step = float(pairs[:, 8].max()) / 1000.0
     order = np.lexsort((fy, fx))
     cuts = np.flatnonzero(np.diff(fx[order]) | np.diff(fy[order])) + 1
     out = []
@@ -192,8 +203,7 @@ def file_pairs(
             if len(np.unique(wy[sel[chain]])) >= MIN_SEEDS
         ]
         if kept:
-            seeds = np.concatenate(kept)
-            out.append((int(fx[group[0]]), int(fy[group[0]]), np.stack([wx[seeds], wy[seeds]], 1)))
+            out.append((int(fx[group[0]]), int(fy[group[0]]), pairs[np.concatenate(kept)]))
     return out
 
 
@@ -217,7 +227,8 @@ def search_files(
 ) -> list[Stretch]:
     """Task 3b: the loop search over the samples of the two nominated files alone, from their
     seeds; only stretches between the two files (within one is that folder's own finding)."""
-    fx, fy, seeds = nominated
+    fx, fy, rows = nominated
+    seeds = np.stack([x.starts[rows[:, 1]], y.starts[rows[:, 3]]], axis=1)
     ix = np.flatnonzero(x.file_rank == fx)
     iy = np.flatnonzero(y.file_rank == fy)
     y_first = (y.t[iy[0]], 1) < (x.t[ix[0]], 0)  # the earlier file is ranked first
