@@ -181,8 +181,10 @@ def stretches(
             cache[f] = load_samples(paths[f])
         return cache[f]
 
-    for fx, fy in np.unique(pairs[:, [0, 2]], axis=0):
-        nominated_files = file_pairs(pairs[(pairs[:, 0] == fx) & (pairs[:, 2] == fy)], min_loop_s)
+    cuts = np.flatnonzero(np.diff(pairs[:, 0]) | np.diff(pairs[:, 2])) + 1  # sorted by unique
+    for sub in np.split(pairs, cuts):
+        fx, fy = sub[0, 0], sub[0, 2]
+        nominated_files = file_pairs(sub, min_loop_s)
         if not nominated_files:
             continue  # chance look-alikes only: the folders are not even read
         x, y = samples(int(fx)), samples(int(fy))

@@ -83,15 +83,17 @@ def load_samples(folder: Path) -> Samples:
     """Read and order a folder's fingerprints (see :class:`Samples`)."""
     fp = fingerprints(Path(folder))
     fp = fp.filter(pc.and_(pc.is_valid(fp["motion_grid"]), pc.is_valid(fp["source_file"])))
-    names = np.asarray(fp["source_file"].to_pylist(), dtype=object)
+    encoded = fp["source_file"].combine_chunks().dictionary_encode()
+    names, code = encoded.dictionary.to_pylist(), encoded.indices.to_numpy()
     t = fp["t"].cast(pa.int64()).to_numpy(zero_copy_only=False) / 1000.0
     tf = np.asarray(fp["t_file_s"].to_numpy(zero_copy_only=False), dtype=np.float64)
-    first: dict[str, float] = {}
-    for name, ti in zip(names, t, strict=True):
-        first[name] = min(first.get(name, ti), ti)
-    files = sorted(first, key=lambda f: (first[f], f))
-    rank = {f: r for r, f in enumerate(files)}
-    ranks = np.fromiter((rank[f] for f in names), dtype=np.int64, count=len(names))
+    first = np.full(len(names), np.inf)
+    np.minimum.at(first, code, t)
+    by_time = sorted(range(len(names)), key=lambda k: (first[k], names[k]))
+    files = [names[k] for k in by_time]
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[by_time] = np.arange(len(names))
+    ranks = rank[code]
     order = np.lexsort((tf, ranks))
     ranks, t, tf = ranks[order], t[order], tf[order]
     keep = np.ones(len(order), dtype=bool)  # a sample analysed twice (overlapping chunks)
@@ -178,7 +180,7 @@ def partition_pairs(parts: Sequence[dict[str, np.ndarray]], groups: int) -> list
     x, y = np.where(swap, y, x), np.where(swap, x, y)
     columns = [folder[x], window[x], folder[y], window[y], *where[x].T, *where[y].T]
     table = np.unique(np.stack([*columns, np.maximum(step[x], step[y])], axis=1), axis=0)
-    group = (table[:, 0] * 1_000_003 + table[:, 2]) % groups
+    group = table[:, 0] % groups  # a folder's pairs together: it is read once per group
     return [table[group == g] for g in range(groups)]
 
 
@@ -195,6 +197,8 @@ def file_pairs(pairs: np.ndarray, min_loop_s: float) -> list[tuple[int, int, np.
     cuts = np.flatnonzero(np.diff(fx[order]) | np.diff(fy[order])) + 1
     out = []
     for group in np.split(order, cuts):
+        if len(group) < MIN_SEEDS:
+            continue  # most file pairs: one chance look-alike window
         kept = [
             sel[chain]
             for cluster in lag_clusters(lag[group], step)
