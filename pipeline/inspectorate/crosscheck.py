@@ -181,7 +181,8 @@ def stretches(
             cache[f] = load_samples(paths[f])
         return cache[f]
 
-    cuts = np.flatnonzero(np.diff(pairs[:, 0]) | np.diff(pairs[:, 2])) + 1  # sorted by unique
+    pairs = pairs[np.lexsort((pairs[:, 2], pairs[:, 0]))]  # each folder pair's rows together
+    cuts = np.flatnonzero(np.diff(pairs[:, 0]) | np.diff(pairs[:, 2])) + 1
     for sub in np.split(pairs, cuts):
         fx, fy = sub[0, 0], sub[0, 2]
         nominated_files = file_pairs(sub, min_loop_s)

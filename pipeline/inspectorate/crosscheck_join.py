@@ -2,18 +2,20 @@
 
 1. :func:`band_rows` (one task per evidence folder): the folder's fingerprints -> windows of
    moving samples (:mod:`pipeline.findings.motion_index`, the same fixed hyperplanes as the
-   in-batch loop check) -> one row per (window, band): the band, the folder, the window and
-   its ten band keys (the whole 120-bit SimHash, 28 bytes), hash-partitioned on the band's
-   value. Only these small rows travel; no task holds all folders' fingerprints.
+   in-batch loop check) -> one row per (window, band): the band, the folder, the window, its
+   ten band keys (the whole 120-bit SimHash), its file and offset and the folder's sample step
+   (40 bytes), hash-partitioned on the band's value. Only these small rows travel; no task
+   holds all folders' fingerprints.
 2. :func:`partition_pairs` (one task per partition): the rows of every folder that fall in
    one partition, joined per band with :func:`~pipeline.findings.motion_index.band_pairs`
    (buckets, big ones split by further bands); a pair must join two different folders and
    its SimHashes must agree (Hamming distance: the windows' grids are not shipped). The pairs
    are hash-partitioned on the folder pair.
-3. :func:`file_pairs` (in the verification task of a folder pair): windows back to files; a
-   file pair with ``MIN_SEEDS`` joined windows is searched again, both files' samples alone,
-   by :func:`pipeline.findings.loops.search` (lag votes, growth, the stretch tests), so a
-   crosscheck stretch is exactly what the loop check would find in a batch of the two files.
+3. :func:`file_pairs` (in the task of a group of folder pairs, on the joined rows alone): a
+   file pair with ``MIN_SEEDS`` joined windows at one lag is nominated; only then are the two
+   folders read again, and :func:`search_files` grows the stretch from those seeds with the
+   loop check's own :func:`pipeline.findings.loops.search` (lag votes, growth, the stretch
+   tests) over the two files' samples alone.
 """
 
 from __future__ import annotations
