@@ -116,6 +116,10 @@ def _site(tmp_path: Path, rules: str) -> Path:
         ('min_gap_s = "2"', "rules.min_gap_s", "must be a number from 0 to 86400 s"),
         ("min_height = 720.5", "rules.min_height", "a whole number from 0 to 8640 px"),
         ('allowed_codecs = "h264"', "rules.allowed_codecs", "a list of strings"),
+        ("black_luma = 300", "rules.black_luma", "a number from 0 to 255 grey levels, got 300"),
+        ("frozen_repeat_diff = -0.1", "rules.frozen_repeat_diff", "from 0 to 10 grey levels"),
+        ("frozen_repeat_grow = 1.5", "rules.frozen_repeat_grow", "from 0 to 1 x live level"),
+        ("motion_level = 0", "rules.motion_level", "a number from 1 to 255 grey levels, got 0"),
     ],
 )
 def test_rules_errors_name_the_key_and_the_allowed_range(
