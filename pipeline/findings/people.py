@@ -160,7 +160,9 @@ class _Series:
 
 def without_lookalikes(timeline: pa.Table, ctx: SessionContext) -> tuple[pa.Table, list[Lookalike]]:
     """The session's people counts without static look-alikes (pipeline.findings.static)."""
-    timeline, found = drop_static_lookalikes(timeline, ctx.camera, ctx.site.analysis.person_anchor)
+    timeline, found = drop_static_lookalikes(
+        timeline, ctx.camera, ctx.site.analysis.person_anchor, ctx.site.rules
+    )
     if found:
         log.info(
             "session %s: %d static look-alike(s) left out of presence: %s",

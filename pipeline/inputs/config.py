@@ -8,7 +8,7 @@ import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.errors import InputError
@@ -58,7 +58,13 @@ class Rules:
 
         return settings()[name][0].default
 
+    def limits(self, cls: type[_L], prefix: str) -> _L:
+        """``cls`` (a dataclass of numbers) from the settings ``prefix + field``: one check's
+        limits as one value that its signals, finder and refinement share."""
+        return cls(**{f.name: float(self.value(prefix + f.name)) for f in fields(cls)})
 
+
+_L = TypeVar("_L")
 _RULE_FIELDS = frozenset(f.name for f in fields(Rules))
 
 

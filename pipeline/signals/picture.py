@@ -8,7 +8,7 @@ the finders and the boundary refinement apply exactly the same tests with the si
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -17,12 +17,6 @@ from pipeline.inputs.config import Rules
 from pipeline.intervals import hysteresis
 from pipeline.media.frames import FrameBatch
 from pipeline.signals import AnalysisContext
-
-
-def _from_rules(cls, rules: Rules | None, prefix: str):
-    """``cls`` with each field read from the ``[rules]`` setting ``prefix + field``."""
-    rules = rules if rules is not None else Rules()
-    return cls(**{f.name: float(rules.value(prefix + f.name)) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -40,7 +34,7 @@ class BlackTest:
     @classmethod
     def of(cls, rules: Rules | None = None) -> BlackTest:
         """From the site's ``[rules]`` (None: the declared defaults)."""
-        return _from_rules(cls, rules, "black_")
+        return (rules or Rules()).limits(cls, "black_")
 
 
 @dataclass(frozen=True)
@@ -58,7 +52,7 @@ class FrozenTest:
     @classmethod
     def of(cls, rules: Rules | None = None) -> FrozenTest:
         """From the site's ``[rules]`` (None: the declared defaults)."""
-        return _from_rules(cls, rules, "frozen_")
+        return (rules or Rules()).limits(cls, "frozen_")
 
 
 KEY_LOOKBACK = 4  # earlier keyframes compared (a re-encoded picture repeats at some lag)
