@@ -25,12 +25,13 @@ move still counts), and the findings say what was left out and why.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
 
 from pipeline.detectors import Detections
-from pipeline.inputs.config import Rules
+from pipeline.inputs.config import Limits, Rules
 from pipeline.zones import Zone, count_in
 
 MATCH_IOU = 0.6
@@ -47,17 +48,13 @@ COUNT_COLUMNS = {  # timeline column -> zone of the camera it counts (None: whol
 
 
 @dataclass(frozen=True)
-class LookalikeTest:
+class LookalikeTest(Limits):
     """The people check's look-alike limits (settings ``lookalike_*``)."""
 
+    prefix: ClassVar[str] = "lookalike_"
     min_share: float  # of the session's samples with a detection at the place
     max_moving_share: float  # of its clear samples with motion around it
     moving: float  # share of changed pixels around a box that counts as motion
-
-    @classmethod
-    def of(cls, rules: Rules | None = None) -> LookalikeTest:
-        """From the site's ``[rules]`` (None: the declared defaults)."""
-        return (rules or Rules()).limits(cls, "lookalike_")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.errors import InputError
@@ -58,13 +58,20 @@ class Rules:
 
         return settings()[name][0].default
 
-    def limits(self, cls: type[_L], prefix: str) -> _L:
-        """``cls`` (a dataclass of numbers) from the settings ``prefix + field``: one check's
-        limits as one value that its signals, finder and refinement share."""
-        return cls(**{f.name: float(self.value(prefix + f.name)) for f in fields(cls)})
+
+class Limits:
+    """Base of one check's limits as a frozen dataclass of numbers, field ``x`` being the
+    setting ``prefix + x``: one value that its signals, finder and refinement share."""
+
+    prefix: ClassVar[str] = ""
+
+    @classmethod
+    def of(cls, rules: Rules | None = None) -> Self:
+        """From the site's ``[rules]`` (None: the declared defaults)."""
+        rules = rules or Rules()
+        return cls(**{f.name: float(rules.value(cls.prefix + f.name)) for f in fields(cls)})
 
 
-_L = TypeVar("_L")
 _RULE_FIELDS = frozenset(f.name for f in fields(Rules))
 
 

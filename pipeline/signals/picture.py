@@ -9,21 +9,23 @@ the finders and the boundary refinement apply exactly the same tests with the si
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
 
-from pipeline.inputs.config import Rules
+from pipeline.inputs.config import Limits, Rules
 from pipeline.intervals import hysteresis
 from pipeline.media.frames import FrameBatch
 from pipeline.signals import AnalysisContext
 
 
 @dataclass(frozen=True)
-class BlackTest:
+class BlackTest(Limits):
     """The black check's limits (settings ``black_*``): enter with the strict values, leave
     with the relaxed ``*_exit`` ones (hysteresis)."""
 
+    prefix: ClassVar[str] = "black_"
     luma: float
     luma_exit: float
     uniform_std: float
@@ -31,16 +33,12 @@ class BlackTest:
     dark_std: float
     dark_std_exit: float
 
-    @classmethod
-    def of(cls, rules: Rules | None = None) -> BlackTest:
-        """From the site's ``[rules]`` (None: the declared defaults)."""
-        return (rules or Rules()).limits(cls, "black_")
-
 
 @dataclass(frozen=True)
-class FrozenTest:
+class FrozenTest(Limits):
     """The frozen check's limits (settings ``frozen_*``, see :mod:`pipeline.checks.frozen`)."""
 
+    prefix: ClassVar[str] = "frozen_"
     ratio: float
     ratio_exit: float
     min_diff: float
@@ -48,11 +46,6 @@ class FrozenTest:
     repeat_grow: float
     repeat_hit: float
     still_loose: float
-
-    @classmethod
-    def of(cls, rules: Rules | None = None) -> FrozenTest:
-        """From the site's ``[rules]`` (None: the declared defaults)."""
-        return (rules or Rules()).limits(cls, "frozen_")
 
 
 KEY_LOOKBACK = 4  # earlier keyframes compared (a re-encoded picture repeats at some lag)
