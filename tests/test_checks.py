@@ -110,6 +110,7 @@ def _site(tmp_path: Path, rules: str) -> Path:
     ("rules", "key", "says"),
     [
         ("min_blak_s = 5", "rules.min_blak_s", "unknown key (known: allowed_codecs"),
+        ("extra = []", "rules.extra", "unknown key"),  # Rules' own field, no setting
         ("min_black_s = -5", "rules.min_black_s", "a number from 0 to 86400 s, got -5"),
         ("min_fps = 5000", "rules.min_fps", "a number from 0 to 1000 fps, got 5000"),
         ("station_motion_active = 1.5", "rules.station_motion_active", "from 0 to 1 share"),

@@ -193,7 +193,7 @@ def parse_rules(path: Path, raw: Mapping[str, Any]) -> dict[str, Any]:
     legacy = {
         f.name: Setting(f.name, type(f.default), f.default, zh="", en="")
         for f in fields(Rules)
-        if f.default is not MISSING and f.name not in declared
+        if f.default is not MISSING and f.name not in declared and f.name != "extra"
     }
     values: dict[str, Any] = {}
     for key, value in raw.items():
