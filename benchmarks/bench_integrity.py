@@ -151,14 +151,13 @@ def integrity_pass(path: Path) -> tuple[float, dict]:
     import pyarrow as pa
 
     import pipeline.signals.clock as clock
-    from pipeline.analysis import FINDERS, analysers_for, load
+    from pipeline.checks import runner
+    from pipeline.checks.registry import analysers_for
     from pipeline.findings import SessionContext
-    from pipeline.findings.loops import find_loops
     from pipeline.inputs.config import Analysis, Camera, Rules, Site
     from pipeline.media.probe import probe_file
     from pipeline.media.sampling import plan_chunks, sample_chunk
     from pipeline.records import ExamSession
-    from pipeline.refine import refine_events
     from pipeline.signals import AnalysisContext, run_analysers
     from pipeline.signals.clock import ocr_engine
     from pipeline.tasks import timeline_rows
@@ -203,11 +202,11 @@ def integrity_pass(path: Path) -> tuple[float, dict]:
         "S1", "C1", "R1", "cam01", "theory", "bench", probe.start, probe.end, 30, 1
     )
     sctx = SessionContext(session, camera, site, (probe,))
-    events = [e for spec in FINDERS["integrity"] for e in load(spec)()(timeline, sctx)]
-    events += find_loops(timeline, [sctx], site.rules)
+    events = runner.session_events(timeline, sctx, ("integrity",))[0]
+    events += runner.batch_events(timeline, [sctx], site, ("integrity",))
     timings["find"] = time.perf_counter() - tf
     tr = time.perf_counter()
-    events = refine_events(events, {path.name: probe}, site)
+    events = runner.refine(events, {path.name: probe}, site)
     timings["refine"] = time.perf_counter() - tr
     total = time.perf_counter() - t0
     found = [

@@ -5,7 +5,7 @@ by remuxing so it is long without a long encode; a synthetic room with a moving 
 real clips are absent) goes through the scan's per-chunk path once:
 
   decode   plan_chunks + sample_chunk (keyframes only: one sample per GOP, scaled by FFmpeg)
-  integ    the integrity analysers registered in pipeline.analysis
+  integ    the analysers of the integrity checks (pipeline.checks.registry.analysers_for)
   people   PeopleSignals (default detector) + StationSignals
 
 and the report gives ``(decode + integ + people) / (decode + integ)`` and the people
@@ -79,20 +79,8 @@ def recording(minutes: float) -> tuple[Path, str]:
     return path, "TUD-Stadtmitte (real people), 1280x720"
 
 
-def _load(specs: tuple[str, ...]) -> tuple[list, list[str]]:
-    from pipeline.analysis import load
-
-    out, missing = [], []
-    for spec in specs:
-        try:
-            out.append(load(spec)())
-        except (ImportError, AttributeError) as exc:
-            missing.append(f"{spec}: {exc}")
-    return out, missing
-
-
 def run(minutes: float, width: int, detector: str, people_every: float = 0.0) -> dict:
-    from pipeline.analysis import ANALYSERS
+    from pipeline.checks.registry import analysers_for
     from pipeline.detectors import make_detector
     from pipeline.inputs.config import Analysis, Camera, Rules
     from pipeline.media.probe import probe_file
@@ -106,8 +94,8 @@ def run(minutes: float, width: int, detector: str, people_every: float = 0.0) ->
     )
     camera = Camera("cam01", station_zone=((0.55, 0.35), (0.95, 0.35), (0.95, 0.95), (0.55, 0.95)))
     det = make_detector(detector)
-    integ, missing = _load(ANALYSERS["integrity"])
-    people, missing_p = _load(ANALYSERS["people"])
+    integ = analysers_for(("integrity",))
+    people = analysers_for(("people",))
     ctx = AnalysisContext(camera=camera, rules=Rules(), analysis=analysis, detector=det)
     times = {"decode": 0.0, "integrity": 0.0, "people": 0.0}
     cpu = dict.fromkeys(times, 0.0)  # process CPU time (all threads): robust to a busy machine
@@ -157,7 +145,6 @@ def run(minutes: float, width: int, detector: str, people_every: float = 0.0) ->
         "people_ms_per_sample": round(1000 * times["people"] / max(samples, 1), 1),
         "ratio_with_people": round(total / base, 2) if base else None,
         "video_s_per_wall_s_with_people": round(probe.duration_s / total, 1) if total else None,
-        "missing_analysers": missing + missing_p,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
     }
 

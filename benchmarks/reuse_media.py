@@ -186,49 +186,18 @@ def build(case: Case, real_dir: Path, work: Path) -> list[tuple[Path, str, str, 
 
 
 def analyse(files: list[tuple[Path, str, str, datetime]], site=None):
-    """(path, camera, session, start) per file -> (looped_footage events refined, timeline)."""
-    import pyarrow as pa
-
-    from pipeline.analysis import load
-    from pipeline.findings import SessionContext
+    """(path, camera, session, start) per file -> (looped_footage events refined, as found,
+    timeline): the loops check's analysers and finder only (no clock OCR, no other check)."""
+    from pipeline.checks.registry import get
+    from pipeline.checks.runner import analyse_files
     from pipeline.findings.loops import find_loops
     from pipeline.inputs.config import Analysis, Rules, Site
-    from pipeline.media.probe import probe_file
-    from pipeline.media.sampling import plan_chunks, sample_chunk
-    from pipeline.records import ExamSession
     from pipeline.refine import refine_events
-    from pipeline.signals import AnalysisContext, run_analysers
-    from pipeline.tasks import timeline_rows
+    from pipeline.signals import analysers_filling
 
     site = site or Site(rules=Rules(), analysis=Analysis(sample_every_s=2.0, width=320))
-    tables, contexts, probes = [], [], {}
-    for path, camera_id, session_id, start in files:
-        probe = probe_file(path, camera_id, start)
-        assert probe.error is None, probe.error
-        probes[path.name] = probe
-        camera = site.camera(camera_id)
-        ctx = AnalysisContext(
-            camera=camera,
-            rules=site.rules,
-            analysis=site.analysis,
-            file_start=start,
-            source_file=path.name,
-            timezone=site.timezone,
-        )
-        analysers = [
-            load("pipeline.signals.picture:PictureSignals")(),
-            load("pipeline.signals.fingerprint:FingerprintSignals")(),
-        ]
-        for chunk in plan_chunks(probe, site.analysis):
-            batch = sample_chunk(path, chunk, site.analysis, probe)
-            table = timeline_rows(probe, batch.t_s, run_analysers(batch, ctx, analysers))
-            ids = pa.array([session_id] * table.num_rows, pa.string())
-            tables.append(table.set_column(0, "session_id", ids))
-        end = start + timedelta(seconds=probe.duration_s)
-        session = ExamSession(
-            session_id, "C1", "R1", camera_id, "theory", "safety", start, end, 20, 1
-        )
-        contexts.append(SessionContext(session, camera, site, (probe,)))
-    timeline = pa.concat_tables(tables)
+    loops = get("loops")
+    analysers = analysers_filling((*loops.needs, *loops.writes))
+    timeline, contexts, probes = analyse_files(files, site, analysers)
     events = find_loops(timeline, contexts, site.rules)
     return refine_events(events, probes, site), events, timeline

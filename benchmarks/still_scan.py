@@ -1,29 +1,24 @@
 """A still-room recording through the real stages, and its frozen findings scored.
 
-probe -> plan_chunks -> sample_chunk -> picture analysers -> timeline -> FrozenVideoFinder ->
-refine_events, as a scan runs them; shared by ``tests/test_still_rooms.py`` and
+probe -> plan_chunks -> sample_chunk -> picture analysers -> timeline
+(:func:`pipeline.checks.runner.analyse_files`) -> FrozenVideoFinder -> refine_events, as a
+scan runs them; shared by ``tests/test_still_rooms.py`` and
 ``benchmarks/bench_still.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow as pa
-
 from benchmarks.stillroom import CLOCK_REGION, Room, encode
-from pipeline.findings import SessionContext
+from pipeline.checks.runner import analyse_files
 from pipeline.findings.picture import BlackScreenFinder, FrozenVideoFinder
 from pipeline.inputs.config import Analysis, Camera, Rules, Site
-from pipeline.media.probe import probe_file
-from pipeline.media.sampling import plan_chunks, sample_chunk
-from pipeline.records import Event, ExamSession
+from pipeline.records import Event
 from pipeline.refine import refine_events
-from pipeline.signals import AnalysisContext, run_analysers
 from pipeline.signals.picture import PictureSignals
-from pipeline.tasks import timeline_rows
 
 T0 = datetime(2022, 3, 15, 0, 30, tzinfo=UTC)
 
@@ -66,26 +61,18 @@ class Score:
         return self.found == self.expected and self.false_s == 0 and not self.black
 
 
-def scan_room(room: Room, folder: Path, *, clock: bool | None = None) -> Score:
-    """Encode ``room`` into ``folder`` and find its frozen (and black) stretches."""
+def scan_room(
+    room: Room, folder: Path, *, clock: bool | None = None, rules: Rules | None = None
+) -> Score:
+    """Encode ``room`` into ``folder`` and find its frozen (and black) stretches (``rules``:
+    the site's ``[rules]``, default the declared defaults)."""
     path = encode(room, folder / f"{abs(hash(room)):x}.mp4")
     site = site_for(room.clock or room.freeze == "clock" if clock is None else clock)
-    camera = site.camera("cam")
-    probe = probe_file(path, "cam", T0)
-    ctx = AnalysisContext(camera=camera, rules=site.rules, analysis=site.analysis)
-    tables = []
-    for chunk in plan_chunks(probe, site.analysis):
-        batch = sample_chunk(path, chunk, site.analysis, probe, clock_region=camera.clock_region)
-        cols = run_analysers(batch, ctx, [PictureSignals()])
-        tables.append(timeline_rows(probe, batch.t_s, cols))
-    timeline = pa.concat_tables(tables)
-    ids = pa.array(["S"] * timeline.num_rows, pa.string())
-    timeline = timeline.set_column(0, "session_id", ids)
-    end = T0 + timedelta(seconds=probe.duration_s)
-    session = ExamSession("S", "C", "R", "cam", "theory", "x", T0, end, 10, 1)
-    sctx = SessionContext(session, camera, site, (probe,))
+    site = replace(site, rules=rules or site.rules)
+    timeline, contexts, probes = analyse_files([(path, "cam", "S", T0)], site, [PictureSignals()])
+    sctx = contexts[0]
     events: list[Event] = FrozenVideoFinder()(timeline, sctx) + BlackScreenFinder()(timeline, sctx)
-    events = refine_events(events, {path.name: probe}, site)
+    events = refine_events(events, probes, site)
 
     def spans(kind: str) -> list[tuple[float, float]]:
         return [

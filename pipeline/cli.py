@@ -158,7 +158,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from pipeline.analysis import parse_checks
+    from pipeline.checks.registry import parse_checks
     from pipeline.scan import ScanOptions, run_scan
 
     try:

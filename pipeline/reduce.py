@@ -96,7 +96,8 @@ def reduce_batch(
         from pipeline.findings.view import with_view_similarity
 
         timelines = [
-            with_view_similarity(tl, ctx.views) for ctx, tl in zip(contexts, timelines, strict=True)
+            with_view_similarity(tl, ctx.views, site.rules)
+            for ctx, tl in zip(contexts, timelines, strict=True)
         ]
     for ctx, tl in zip(contexts, timelines, strict=True):
         s = ctx.session

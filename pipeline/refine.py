@@ -28,7 +28,8 @@ from pipeline.inputs.config import Rules, Site
 from pipeline.media.sampling import decode_window
 from pipeline.records import Event, FileProbe
 from pipeline.signals.picture import (
-    FROZEN_RATIO_EXIT,
+    BlackTest,
+    FrozenTest,
     black_picture,
     frame_difference,
     gray_of,
@@ -44,18 +45,21 @@ REFINE_STEP_S = 0.1  # evaluate one frame per this much time inside a bracket
 LOOP_SAME_MIN = 0.6  # ... and at most twice its difference at the middle of the stretch
 
 
-def _test(
+def frame_test(
     kind: str, details: Mapping, reference: np.ndarray | None, rules: Rules
 ) -> Callable | None:
-    """Per-frame test for ``kind``: luma image -> in the state?"""
+    """Per-frame test for ``kind``: luma image -> in the state? (the finder's test, with the
+    site's limits: the relaxed values that keep a run going)"""
     if kind == "black":
-        return black_picture
+        limits = BlackTest.of(rules)
+        return lambda g: black_picture(g, limits)
     if kind == "frozen" and reference is not None:
         noise = noise_sigma(reference)
+        f = FrozenTest.of(rules)
 
         def frozen(g: np.ndarray) -> bool:
-            score = still_score(np.array([frame_difference(g, reference)]), np.array([noise]))
-            return bool(score[0] <= FROZEN_RATIO_EXIT)
+            diff = np.array([frame_difference(g, reference)])
+            return bool(still_score(diff, np.array([noise]), f)[0] <= f.ratio_exit)
 
         return frozen
     if kind == "view":
@@ -81,7 +85,7 @@ def _boundary(
     gray = without_overlay(gray_of(frames), site.camera(camera_id).clock_region)
     # inside the state is the bracket's end at a start, its beginning at an end
     inside = gray[-1] if start else gray[0]
-    test = _test(kind, details, inside, site.rules)
+    test = frame_test(kind, details, inside, site.rules)
     if test is None:
         return None
     flags = np.fromiter((test(g) for g in gray), dtype=bool, count=len(gray))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline import evidence, schemas, seal
-from pipeline.analysis import CHECKS
+from pipeline.checks.registry import GROUPS as CHECKS
 from pipeline.chunks import analyse, derived_sessions, mark_undecodable
 from pipeline.dispatch import collect, dask_client
 from pipeline.errors import InputError

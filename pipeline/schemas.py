@@ -116,7 +116,8 @@ TIMELINE_EXTRA = pa.schema(
         # coarse to fine, pipeline/signals/people.py)
         ("people_detected", pa.bool_()),
         # keyframe samples: smallest frame_diff to the picture shown before (signals/picture.py
-        # keyframe_repeats); <= REPEAT_DIFF a stopped feed, not a still room. NaN elsewhere
+        # keyframe_repeats); <= rules.frozen_repeat_diff a stopped feed, not a still room; NaN
+        # elsewhere
         ("key_repeat", pa.float32()),
         ("key_repeat_s", pa.float32()),  # ... and how many seconds back that picture was
         # people whose anchor lies in the camera's candidate_zone (null: no such zone)

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline import schemas
-from pipeline.analysis import analysers_for
+from pipeline.checks.registry import analysers_for
 from pipeline.evidence import Cache, probe_from_json, probe_to_json
 from pipeline.inputs.config import Site
 from pipeline.media.probe import probe_file

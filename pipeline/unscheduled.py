@@ -103,7 +103,12 @@ def edge_jobs(
     for camera_id in sorted(set(coarse["camera_id"].to_pylist()) - {None}):
         rows = coarse.filter(pc.equal(coarse["camera_id"], camera_id))
         for st in activity.occupied(
-            rows, site.camera(camera_id), min_people=min_people, min_s=0.0, bridge_s=bridge
+            rows,
+            site.camera(camera_id),
+            min_people=min_people,
+            min_s=0.0,
+            bridge_s=bridge,
+            rules=site.rules,
         ):
             for edge in (st.start, st.end):
                 lo, hi = edge - timedelta(seconds=step), edge + timedelta(seconds=step)
@@ -148,6 +153,7 @@ def derive_sessions(outside: pa.Table, site: Site) -> list[ExamSession]:
             min_people=1,
             min_s=float(rules.value("min_unscheduled_s")),
             bridge_s=max(gap, 3.0 * site.analysis.sample_every_s),
+            rules=rules,
             anchor=site.analysis.person_anchor,
         ):
             local = st.start.astimezone(zone)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.analysis import ANALYSERS, load
 from pipeline.checks import registry
 from pipeline.checks.base import Check, KindSpec, Setting
 from pipeline.checks.listing import describe, settings_markdown
@@ -39,12 +38,26 @@ def test_every_rule_is_a_declared_setting_with_the_same_default() -> None:
         assert settings[name][0].default == value
 
 
-def test_columns_written_are_the_analysers_columns() -> None:
-    """What the checks of a group say they write is what that group's analysers write."""
-    for group, specs in ANALYSERS.items():
-        written = {c for spec in specs for c in load(spec).columns}
-        declared = {c for chk in registry.all_checks() if chk.group == group for c in chk.writes}
-        assert declared <= written, (group, declared - written)
+def test_a_run_picks_the_analysers_that_fill_its_checks_columns() -> None:
+    """Every column a selected check reads or writes is filled by an analyser the run picks
+    (or by the timeline rows themselves); a coverage-only run decodes nothing."""
+    per_row = {"session_id", "camera_id", "t", "source_file", "t_file_s"}  # tasks.timeline_rows
+    assert registry.analysers_for(("coverage",)) == []
+    for groups in (("coverage", "integrity"), ("coverage", "people"), registry.GROUPS):
+        filled = {c for a in registry.analysers_for(groups) for c in a.columns}
+        for chk in registry.all_checks():
+            if chk.group in groups:
+                missing = {*chk.needs, *chk.writes} - filled - per_row
+                assert not missing, (groups, chk.name, missing)
+    names = [a.name for a in registry.analysers_for(("coverage", "integrity"))]
+    assert names == ["picture", "fingerprint", "view", "clock"]  # no detector, no people
+
+
+def test_parse_checks_always_includes_coverage() -> None:
+    assert registry.parse_checks(None) == registry.GROUPS
+    assert registry.parse_checks("people") == ("coverage", "people")
+    with pytest.raises(ValueError, match="unknown check"):
+        registry.parse_checks("integrity,colour")
 
 
 def test_registration_rejects_inconsistent_declarations() -> None:
@@ -97,12 +110,17 @@ def _site(tmp_path: Path, rules: str) -> Path:
     ("rules", "key", "says"),
     [
         ("min_blak_s = 5", "rules.min_blak_s", "unknown key (known: allowed_codecs"),
+        ("extra = []", "rules.extra", "unknown key"),  # Rules' own field, no setting
         ("min_black_s = -5", "rules.min_black_s", "a number from 0 to 86400 s, got -5"),
         ("min_fps = 5000", "rules.min_fps", "a number from 0 to 1000 fps, got 5000"),
         ("station_motion_active = 1.5", "rules.station_motion_active", "from 0 to 1 share"),
         ('min_gap_s = "2"', "rules.min_gap_s", "must be a number from 0 to 86400 s"),
         ("min_height = 720.5", "rules.min_height", "a whole number from 0 to 8640 px"),
         ('allowed_codecs = "h264"', "rules.allowed_codecs", "a list of strings"),
+        ("black_luma = 300", "rules.black_luma", "a number from 0 to 255 grey levels, got 300"),
+        ("frozen_repeat_diff = -0.1", "rules.frozen_repeat_diff", "from 0 to 10 grey levels"),
+        ("frozen_repeat_grow = 1.5", "rules.frozen_repeat_grow", "from 0 to 1 x live level"),
+        ("motion_level = 0", "rules.motion_level", "a number from 1 to 255 grey levels, got 0"),
     ],
 )
 def test_rules_errors_name_the_key_and_the_allowed_range(

@@ -1,9 +1,9 @@
 """Picture integrity end to end on generated footage with known faults, and on real clips.
 
 Each clip goes through the real stages: probe -> plan_chunks -> sample_chunk -> analysers ->
-timeline rows -> finders / find_loops -> refine_events. Boundaries must land within +-2 s of
-the injected fault; clean footage (including a static empty room with sensor noise and
-lighting drift) and the real clips must give no finding at all.
+timeline rows -> the registry's integrity checks -> their refinement. Boundaries must land
+within +-2 s of the injected fault; clean footage (including a static empty room with sensor
+noise and lighting drift) and the real clips must give no finding at all.
 """
 
 from __future__ import annotations
@@ -15,19 +15,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+import pyarrow.compute
 import pytest
 from test_integrity_media import CLOCK_REGION, Shot, clock_script, write_clip
 
-from pipeline.analysis import FINDERS, load
-from pipeline.findings import SessionContext
-from pipeline.findings.loops import find_loops
+from pipeline.checks.registry import analysers_for
+from pipeline.checks.runner import analyse_files, find_refined
 from pipeline.inputs.config import Analysis, Camera, Rules, Site
-from pipeline.media.probe import probe_file
-from pipeline.media.sampling import plan_chunks, sample_chunk
-from pipeline.records import Event, ExamSession
-from pipeline.refine import refine_events
-from pipeline.signals import AnalysisContext, run_analysers
-from pipeline.tasks import timeline_rows
+from pipeline.records import Event
 
 TZ = "Asia/Shanghai"
 T0 = datetime(2022, 3, 15, 0, 30, tzinfo=UTC)  # 08:30 local
@@ -96,59 +91,10 @@ def clips(tmp_path_factory) -> dict[str, Path]:
 
 
 def analyse(files: list[tuple[Path, str, str, datetime]], site: Site = SITE):
-    """(path, camera, session, start) per file -> (events after refinement, timeline)."""
-    tables, contexts, probes = [], [], {}
-    for path, camera_id, session_id, start in files:
-        probe = probe_file(path, camera_id, start)
-        assert probe.error is None, probe.error
-        probes[path.name] = probe
-        camera = site.camera(camera_id)
-        ctx = AnalysisContext(
-            camera=camera,
-            rules=site.rules,
-            analysis=site.analysis,
-            file_start=start,
-            source_file=path.name,
-            timezone=site.timezone,
-        )
-        analysers = [
-            load(spec)()
-            for spec in (
-                "pipeline.signals.picture:PictureSignals",
-                "pipeline.signals.fingerprint:FingerprintSignals",
-                "pipeline.signals.view:ViewSignals",
-                "pipeline.signals.clock:ClockSignals",
-            )
-        ]
-        for chunk in plan_chunks(probe, site.analysis):
-            batch = sample_chunk(
-                path, chunk, site.analysis, probe, clock_region=camera.clock_region
-            )
-            cols = run_analysers(batch, ctx, analysers)
-            table = timeline_rows(probe, batch.t_s, cols)
-            ids = pa.array([session_id] * table.num_rows, pa.string())
-            tables.append(table.set_column(0, "session_id", ids))
-        session = ExamSession(
-            session_id,
-            "C1",
-            "R1",
-            camera_id,
-            "theory",
-            "safety",
-            start,
-            start + timedelta(seconds=probe.duration_s),
-            20,
-            1,
-        )
-        contexts.append(SessionContext(session, camera, site, (probe,)))
-    timeline = pa.concat_tables(tables)
-    finders = [load(spec)() for spec in FINDERS["integrity"]]
-    events: list[Event] = []
-    for ctx in contexts:
-        tl = timeline.filter(pa.compute.equal(timeline["session_id"], ctx.session.session_id))
-        events += [e for f in finders for e in f(tl, ctx)]
-    events += find_loops(timeline, contexts, site.rules)
-    return refine_events(events, probes, site), timeline
+    """(path, camera, session, start) per file -> (events after refinement, timeline): the
+    registry's integrity checks and their analysers, as a scan runs them."""
+    timeline, contexts, probes = analyse_files(files, site, analysers_for(("integrity",)))
+    return find_refined(timeline, contexts, probes, site, ("integrity",)), timeline
 
 
 def offsets(event: Event, start: datetime) -> tuple[float, float]:

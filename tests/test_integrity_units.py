@@ -9,10 +9,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from pipeline.inputs.config import Rules
+from pipeline.refine import frame_test as refine_test
 from pipeline.signals.clock import clock_offset, parse_clock
 from pipeline.signals.fingerprint import ahash, hamming, majority, motion_cells, phash
 from pipeline.signals.picture import (
-    FROZEN_RATIO_EXIT,
+    BlackTest,
+    FrozenTest,
     frame_difference,
     is_black,
     is_still,
@@ -42,7 +45,7 @@ def test_still_score_separates_live_noise_from_a_repeated_picture():
     same = still_score(np.array([frame_difference(a, a)]), np.array([noise_sigma(a)]))[0]
     # white noise, the least favourable case: mean |a - b| = 1.13 sigma; encoders smooth the
     # spatial noise a frozen picture is judged against, which only raises the score
-    assert live > FROZEN_RATIO_EXIT + 0.1 and same == 0.0
+    assert live > FrozenTest.of().ratio_exit + 0.1 and same == 0.0
 
 
 def test_frame_difference_ignores_lighting_drift_and_a_ticking_clock():
@@ -64,6 +67,26 @@ def test_is_black_dark_or_uniform():
     luma = np.array([100.0, 10.0, 30.0, 100.0, 100.0])
     std = np.array([40.0, 3.0, 3.0, 2.0, 40.0])
     assert is_black(luma, std).tolist() == [False, True, True, True, False]
+
+
+def test_black_and_frozen_limits_come_from_the_site_rules_in_finder_and_refinement():
+    """A dark room at night (luma 18, std 9) is live by default; a site whose black limits
+    reach std 12 calls it black, per sample (finders) and per frame (refinement) alike. A
+    still picture with a little change is frozen only under a looser frozen ratio."""
+    night = np.clip(RNG.normal(18, 9, (90, 160)), 0, 255).astype(np.uint8)
+    luma, std = np.full(3, float(night.mean())), np.full(3, float(night.std()))
+    tuned = Rules(extra=(("black_dark_std", 12.0), ("black_dark_std_exit", 13.0)))
+    assert not is_black(luma, std, BlackTest.of(Rules())).any()
+    assert is_black(luma, std, BlackTest.of(tuned)).all()
+    assert not refine_test("black", {}, None, Rules())(night)
+    assert refine_test("black", {}, None, tuned)(night)
+    diff, noise = np.full(3, 1.0), np.ones(3)  # change at the noise level: a live picture
+    loose = Rules(extra=(("frozen_ratio", 1.5), ("frozen_ratio_exit", 1.6)))
+    assert not is_still(diff, noise, FrozenTest.of(Rules())).any()
+    assert is_still(diff, noise, FrozenTest.of(loose)).all()
+    ref = scene(2.0)
+    assert not refine_test("frozen", {}, ref, Rules())(scene(2.0))
+    assert refine_test("frozen", {}, ref, Rules(extra=(("frozen_ratio_exit", 5.0),)))(scene(2.0))
 
 
 def test_overlay_box_is_painted_over_with_the_rest_of_the_picture():

@@ -128,6 +128,23 @@ def test_poster_in_an_empty_room_is_a_proctor_absence(poster_only):
     assert session_people_stats(timeline, ctx)["proctor_presence"] == 0.0
 
 
+def test_site_motion_limit_decides_what_a_look_alike_is(poster_only, tmp_path):
+    """A site whose ``lookalike_moving`` is 0 counts any change around a box as motion: the
+    poster then moves, is no look-alike, and the empty room has its "proctor" all along."""
+    from dataclasses import replace
+
+    from pipeline.inputs.config import load_site
+
+    timeline, ctx = poster_only
+    path = tmp_path / "site.toml"
+    path.write_text('timezone = "Asia/Shanghai"\n[rules]\nlookalike_moving = 0\n', "utf-8")
+    strict = replace(ctx, site=replace(ctx.site, rules=load_site(path).rules))
+    assert len(ProctorAbsenceFinder()(timeline, ctx)) == 1  # defaults: the poster is left out
+    assert ProctorAbsenceFinder()(timeline, strict) == []
+    _, found = drop_static_lookalikes(timeline, ctx.camera, rules=strict.site.rules)
+    assert found == []
+
+
 def test_person_sitting_still_at_the_desk_still_counts(poster_and_seated):
     timeline, ctx = poster_and_seated
     samples = samples_of(timeline["person_boxes"].to_pylist())

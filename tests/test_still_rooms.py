@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.still_scan import scan_room  # noqa: E402
 from benchmarks.stillroom import Room, encode  # noqa: E402
+from pipeline.inputs.config import load_site  # noqa: E402
 
 LIVE = [
     Room(sigma=0.5, crf=18, seconds=20),
@@ -60,6 +61,23 @@ def test_dark_live_room_at_night_is_not_black(real_data: Path, tmp_path: Path) -
     video-loss screen) is black."""
     night = scan_room(Room(sigma=4.0, crf=26, seconds=20, gain=0.16, seed=3), tmp_path)
     assert night.black == [] and night.frozen == [], night
+
+
+def test_site_black_limits_reach_the_finder_and_the_refinement(
+    real_data: Path, tmp_path: Path
+) -> None:
+    """The same night room, with a site that calls a dark picture black up to a luma std of
+    12 (site.toml [rules]): now one black stretch over the whole clip."""
+    site = tmp_path / "site.toml"
+    site.write_text(
+        'timezone = "Asia/Shanghai"\n[rules]\nblack_dark_std = 12\nblack_dark_std_exit = 13\n',
+        encoding="utf-8",
+    )
+    rules = load_site(site).rules
+    night = scan_room(Room(sigma=4.0, crf=26, seconds=20, gain=0.16, seed=3), tmp_path, rules=rules)
+    assert len(night.black) == 1 and night.frozen == [], night
+    start, end = night.black[0]
+    assert start <= 1 and end >= 19, night
 
 
 def test_covered_lens_is_black(real_data: Path, tmp_path: Path) -> None:

@@ -143,14 +143,14 @@ def _site(sample_every: float) -> Site:
 
 def build_batch(folder: Path, clip: np.ndarray, sample_every: float):
     """Encode every session and run it through sampling and the analysers."""
-    from pipeline.analysis import ANALYSERS, load
+    from pipeline.checks.registry import analysers_for
     from pipeline.media.probe import probe_file
     from pipeline.media.sampling import plan_chunks, sample_chunk
     from pipeline.signals import AnalysisContext, run_analysers
     from pipeline.tasks import timeline_rows
 
     site = _site(sample_every)
-    analysers = [load(s)() for s in ANALYSERS["integrity"] if "clock" not in s]
+    analysers = [a for a in analysers_for(("integrity",)) if a.name != "clock"]
     contexts, timelines, probes = [], [], []
     seed = 0
     for camera_id, sessions in PLAN.items():

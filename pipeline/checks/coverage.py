@@ -14,7 +14,10 @@ class Coverage(FinderCheck):
     zh = "每个计划场次是否全程有录像：缺失、开始晚、结束早、文件之间或文件内的中断"
     en = "Every scheduled minute on video: missing, late start, early stop, gaps"
     kinds: ClassVar = (
-        KindSpec("recording_missing", "录像缺失", "Recording missing", "#7f1d1d", False),
+        # a scheduled session without any recording: the exam plan was not followed (item 3)
+        KindSpec(
+            "recording_missing", "录像缺失", "Recording missing", "#7f1d1d", False, checklist="3"
+        ),
         KindSpec("recording_gap", "录像中断", "Recording gap", "#dc2626", False),
     )
     settings: ClassVar = (

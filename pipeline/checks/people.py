@@ -9,6 +9,44 @@ from pipeline.checks.base import Candidate, Check, Inputs, KindSpec, Setting
 # checks whose spans show no usable picture of the room: nobody can be seen there
 UNUSABLE = ("black", "frozen", "view")
 
+# Static look-alikes (pipeline.findings.static): a detection at one place all session that
+# never moves (a poster, a coat on a chair) is left out of every people count. A person sitting
+# still moves the pixels around them (breathing, writing, looking up) in far more than 5 % of
+# the samples; one detection in half the samples is "there all session".
+LOOKALIKE = (
+    Setting(
+        "lookalike_min_share",
+        float,
+        0.5,
+        "share",
+        0,
+        1,
+        zh="同一位置检测到人的采样占比至少此值，才可能是静止假人（海报、衣物）",
+        en="Share of a session's samples with a detection at one place for it to be a "
+        "static look-alike (poster, coat)",
+    ),
+    Setting(
+        "lookalike_max_moving_share",
+        float,
+        0.05,
+        "share",
+        0,
+        1,
+        zh="该位置有运动的采样占比不超过此值，才算静止假人",
+        en="... and at most this share of its clear samples with motion around it",
+    ),
+    Setting(
+        "lookalike_moving",
+        float,
+        0.01,
+        "share",
+        0,
+        1,
+        zh="人框周围变化像素占比达到此值即算有运动",
+        en="Share of changed pixels around a person box that counts as motion",
+    ),
+)
+
 
 def unusable_spans(inputs: Inputs) -> list[tuple[float, float]]:
     """Epoch-second spans of the used integrity checks' candidates (computed once)."""
@@ -51,6 +89,7 @@ class People(Check):
             zh="监考区无人持续至少此时长才报告",
             en="Shortest proctor absence reported",
         ),
+        *LOOKALIKE,
     )
 
     def find(self, inputs: Inputs) -> list[Candidate]:

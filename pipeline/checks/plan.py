@@ -57,7 +57,9 @@ class NotHeld(Check):
         s = ctx.session
         if not s.planned or tl.num_rows < 3:
             return []
-        tl, _ = drop_static_lookalikes(tl.sort_by("t"), ctx.camera, ctx.site.analysis.person_anchor)
+        tl, _ = drop_static_lookalikes(
+            tl.sort_by("t"), ctx.camera, ctx.site.analysis.person_anchor, ctx.site.rules
+        )
         t = activity.epoch_s(tl)
         c = activity.candidates(tl)
         seen = np.isfinite(c) & ~activity.unknown_mask(t, unusable_spans(inputs))
@@ -155,6 +157,7 @@ class Unscheduled(Check):
                 min_s=min_s,
                 bridge_s=bridge,
                 anchor=site.analysis.person_anchor,
+                rules=rules,
             ):
                 for a, b in subtract([(st.start, st.end)], windows):
                     if (b - a).total_seconds() < min_s:

@@ -123,6 +123,27 @@ def all_checks() -> tuple[Check, ...]:
     return tuple(checks)
 
 
+def parse_checks(value: str | None) -> tuple[str, ...]:
+    """``--checks coverage,integrity`` -> validated tuple of groups; coverage always runs."""
+    if not value or value == "all":
+        return GROUPS
+    wanted = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [v for v in wanted if v not in GROUPS]
+    if unknown:
+        raise ValueError(f"unknown check(s) {unknown}; choose from {', '.join(GROUPS)}")
+    return tuple(g for g in GROUPS if g in wanted or g == "coverage")
+
+
+def analysers_for(groups: tuple[str, ...]) -> list[Any]:
+    """New instances of the analysers that fill the timeline columns the checks of these
+    groups read or write (a check a selected one only uses brings no analyser: without its
+    columns it finds nothing, as before)."""
+    from pipeline.signals import analysers_filling
+
+    selected = [c for c in all_checks() if c.group in groups]
+    return analysers_filling(col for c in selected for col in (*c.needs, *c.writes))
+
+
 def get(name: str) -> Check:
     for c in all_checks():
         if c.name == name:
@@ -172,7 +193,7 @@ def parse_rules(path: Path, raw: Mapping[str, Any]) -> dict[str, Any]:
     legacy = {
         f.name: Setting(f.name, type(f.default), f.default, zh="", en="")
         for f in fields(Rules)
-        if f.default is not MISSING and f.name not in declared
+        if f.default is not MISSING and f.name not in declared and f.name != "extra"
     }
     values: dict[str, Any] = {}
     for key, value in raw.items():

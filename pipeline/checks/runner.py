@@ -8,8 +8,12 @@ not asked for (``--checks people``) still runs for its users, but emits no findi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.checks.base import Candidate, Inputs
 from pipeline.checks.registry import for_groups, get, to_event
@@ -76,3 +80,64 @@ def refine(events: list[Event], probes: Mapping[str, FileProbe], site: Site) -> 
     for name, own in mine.items():
         out += get(name).refine(own, probes, site)
     return out
+
+
+def analyse_files(
+    files: Sequence[tuple[Path, str, str, datetime]], site: Site, analysers: Sequence[Any]
+) -> tuple[pa.Table, list[SessionContext], dict[str, FileProbe]]:
+    """What a scan does per file, in one process without Dask or the cache (tests and
+    benchmarks): probe, chunks, samples, ``analysers``, timeline rows. ``files`` holds
+    (path, camera, session, start); each file is one theory session over its whole length.
+    Returns the timeline (session ids set), the sessions' contexts and the probes by name."""
+    from pipeline.errors import RecordingError
+    from pipeline.media.probe import probe_file
+    from pipeline.media.sampling import plan_chunks, sample_chunk
+    from pipeline.records import ExamSession
+    from pipeline.signals import AnalysisContext, run_analysers
+    from pipeline.tasks import timeline_rows
+
+    tables, contexts, probes = [], [], {}
+    for path, camera_id, session_id, start in files:
+        probe = probe_file(path, camera_id, start)
+        if probe.error is not None:
+            raise RecordingError(path, probe.error)
+        probes[path.name] = probe
+        camera = site.camera(camera_id)
+        ctx = AnalysisContext(
+            camera=camera,
+            rules=site.rules,
+            analysis=site.analysis,
+            file_start=start,
+            source_file=path.name,
+            timezone=site.timezone,
+        )
+        for chunk in plan_chunks(probe, site.analysis):
+            batch = sample_chunk(
+                path, chunk, site.analysis, probe, clock_region=camera.clock_region
+            )
+            table = timeline_rows(probe, batch.t_s, run_analysers(batch, ctx, list(analysers)))
+            ids = pa.array([session_id] * table.num_rows, pa.string())
+            tables.append(table.set_column(0, "session_id", ids))
+        end = start + timedelta(seconds=probe.duration_s)
+        session = ExamSession(
+            session_id, "C1", "R1", camera_id, "theory", "safety", start, end, 20, 1
+        )
+        contexts.append(SessionContext(session, camera, site, (probe,)))
+    return pa.concat_tables(tables), contexts, probes
+
+
+def find_refined(
+    timeline: pa.Table,
+    contexts: Sequence[SessionContext],
+    probes: Mapping[str, FileProbe],
+    site: Site,
+    groups: tuple[str, ...],
+) -> list[Event]:
+    """The session and batch checks of ``groups`` over :func:`analyse_files`' timeline,
+    each refining its own findings (as reduce does, without usual views or statistics)."""
+    events: list[Event] = []
+    for ctx in contexts:
+        own = timeline.filter(pc.equal(timeline["session_id"], ctx.session.session_id))
+        events += session_events(own.sort_by([("t", "ascending")]), ctx, groups)[0]
+    events += batch_events(timeline, contexts, site, groups)
+    return refine(events, probes, site)

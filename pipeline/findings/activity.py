@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.findings.static import drop_static_lookalikes
-from pipeline.inputs.config import Camera
+from pipeline.inputs.config import Camera, Rules
 from pipeline.intervals import runs, subtract, union
 
 
@@ -77,6 +77,7 @@ def occupied(
     bridge_s: float,
     anchor: str = "bottom_center",
     skip: Sequence[tuple[float, float]] = (),
+    rules: Rules | None = None,
 ) -> list[Stretch]:
     """Stretches of one camera's samples with at least ``min_people`` people for ``min_s``.
 
@@ -86,7 +87,7 @@ def occupied(
     if timeline.num_rows == 0:
         return []
     timeline = timeline.sort_by("t")
-    timeline, _ = drop_static_lookalikes(timeline, camera, anchor)
+    timeline, _ = drop_static_lookalikes(timeline, camera, anchor, rules)
     t = epoch_s(timeline)
     n = people(timeline)
     keep = np.isfinite(n) & ~unknown_mask(t, skip)

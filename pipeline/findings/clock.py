@@ -18,9 +18,16 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.findings import SessionContext
-from pipeline.findings.picture import Bounds, SessionSamples, column, make_event, utc
+from pipeline.findings.picture import (
+    Bounds,
+    SessionSamples,
+    black_samples,
+    column,
+    make_event,
+    utc,
+)
 from pipeline.records import Event
-from pipeline.signals.picture import is_black, is_still
+from pipeline.signals.picture import FrozenTest, is_still
 
 
 def _segments(offsets: np.ndarray, tolerance: float) -> list[list[int]]:
@@ -58,10 +65,9 @@ class ClockJumpFinder:
         offset = column(timeline, "clock_offset_s")
         if not len(s) or not np.isfinite(offset).any():
             return []
-        luma = column(timeline, "brightness")
-        std = column(timeline, "contrast")
-        black = is_black(np.nan_to_num(luma, nan=255.0), np.nan_to_num(std, nan=255.0))
-        still = is_still(column(timeline, "frame_diff"), column(timeline, "noise"))
+        black = black_samples(timeline, ctx.site.rules)
+        frozen = FrozenTest.of(ctx.site.rules)
+        still = is_still(column(timeline, "frame_diff"), column(timeline, "noise"), frozen)
         usable = np.isfinite(offset) & ~black & ~still
         tolerance = float(ctx.site.rules.max_clock_drift_s)
         events: list[Event] = []

@@ -50,10 +50,9 @@ from pipeline.findings.motion_index import (
     window_keys,
     window_starts,
 )
-from pipeline.findings.picture import column, utc
+from pipeline.findings.picture import black_samples, column, utc
 from pipeline.inputs.config import Rules
 from pipeline.records import Event
-from pipeline.signals.picture import is_black
 
 MIN_SEEDS = 2  # candidate windows at one lag within half a loop
 EXTEND_SIM = 0.5  # windowed agreement while growing
@@ -74,9 +73,7 @@ def find_loops(timeline: pa.Table, contexts: Sequence[SessionContext], rules: Ru
         return []
     grid_col = timeline["motion_grid"]
     ok = ~np.asarray(grid_col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    luma = column(timeline, "brightness")
-    std = column(timeline, "contrast")
-    black = is_black(np.nan_to_num(luma, nan=255.0), np.nan_to_num(std, nan=255.0))
+    black = black_samples(timeline, rules)
     files_all = np.asarray(timeline["source_file"].to_pylist(), dtype=object)
     tf_all = column(timeline, "t_file_s")
     keep = ok & ~black & (files_all != None) & np.isfinite(tf_all)  # noqa: E711

@@ -34,31 +34,25 @@ def confirm_s(step_s: float, threshold_s: float) -> float:
     return max(2.5 * step_s, 0.1 * threshold_s)
 
 
-# integrity finders whose intervals show no usable picture of the room
-UNUSABLE_PICTURE = (
-    "pipeline.findings.picture:BlackScreenFinder",
-    "pipeline.findings.picture:FrozenVideoFinder",
-    "pipeline.findings.view:ViewChangedFinder",
-)
-
-
 def unusable_spans(timeline: pa.Table, ctx: SessionContext) -> list[tuple[float, float]]:
-    """Epoch-second spans where the picture cannot show people (black, frozen, turned away)."""
+    """Epoch-second spans where the picture cannot show people (black, frozen, turned away),
+    found here by the checks :data:`pipeline.checks.people.UNUSABLE` when a caller of a
+    finder did not hand them over (a scan's checks do, computed once per session)."""
     if "brightness" not in timeline.column_names or timeline["brightness"].null_count == len(
         timeline
     ):
         return []
-    from pipeline.analysis import load
+    from pipeline.checks import people, registry
+    from pipeline.checks.base import Inputs
 
-    spans = []
-    for spec in UNUSABLE_PICTURE:
+    inputs = Inputs(site=ctx.site, timeline=timeline, ctx=ctx)
+    used = {}
+    for name in people.UNUSABLE:
         try:
-            events = load(spec)()(timeline, ctx)
+            used[name] = registry.get(name).find(inputs)
         except Exception as exc:  # an integrity bug must not hide people findings
-            log.warning("people: %s failed (%s); its spans are not excluded", spec, exc)
-            continue
-        spans += [(e.start.timestamp(), e.end.timestamp()) for e in events]
-    return spans
+            log.warning("people: check %s failed (%s); its spans are not excluded", name, exc)
+    return people.unusable_spans(Inputs(site=ctx.site, used=used))
 
 
 class _Series:
@@ -166,7 +160,9 @@ class _Series:
 
 def without_lookalikes(timeline: pa.Table, ctx: SessionContext) -> tuple[pa.Table, list[Lookalike]]:
     """The session's people counts without static look-alikes (pipeline.findings.static)."""
-    timeline, found = drop_static_lookalikes(timeline, ctx.camera, ctx.site.analysis.person_anchor)
+    timeline, found = drop_static_lookalikes(
+        timeline, ctx.camera, ctx.site.analysis.person_anchor, ctx.site.rules
+    )
     if found:
         log.info(
             "session %s: %d static look-alike(s) left out of presence: %s",

@@ -18,17 +18,10 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.findings import SessionContext
+from pipeline.inputs.config import Rules
 from pipeline.intervals import runs
 from pipeline.records import Event
-from pipeline.signals.picture import (
-    REPEAT_DIFF,
-    REPEAT_GROW,
-    REPEAT_HIT,
-    STILL_LOOSE,
-    is_black,
-    is_still,
-    still_score,
-)
+from pipeline.signals.picture import BlackTest, FrozenTest, is_black, is_still, still_score
 
 
 @dataclass(frozen=True)
@@ -62,6 +55,13 @@ def column(timeline: pa.Table, name: str, dtype=np.float64) -> np.ndarray:
     if np.issubdtype(np.dtype(dtype), np.floating):
         return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
     return np.asarray(col.fill_null(0).to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def black_samples(timeline: pa.Table, rules: Rules) -> np.ndarray:
+    """The timeline's black samples by the site's black test (unknown luma: not black)."""
+    luma = np.nan_to_num(column(timeline, "brightness"), nan=255.0)
+    std = np.nan_to_num(column(timeline, "contrast"), nan=255.0)
+    return is_black(luma, std, BlackTest.of(rules))
 
 
 def utc(seconds: float) -> datetime:
@@ -155,8 +155,7 @@ class BlackScreenFinder:
             return []
         luma = column(timeline, "brightness")
         std = column(timeline, "contrast")
-        known = ~np.isnan(luma)
-        mask = is_black(np.nan_to_num(luma, nan=255.0), np.nan_to_num(std, nan=255.0)) & known
+        mask = black_samples(timeline, ctx.site.rules) & ~np.isnan(luma)
         min_s = ctx.site.rules.min_black_s
         events = []
         for i0, i1 in state_runs(s, mask, min_s=min_s):
@@ -173,15 +172,17 @@ class BlackScreenFinder:
         return events
 
 
-def live_level(repeat: np.ndarray) -> float:
+def live_level(repeat: np.ndarray, f: FrozenTest) -> float:
     """The camera's own live keyframe-to-keyframe difference in this session: the median of
     its keyframes with new noise (a settling rate control's few keyframes do not move it;
     people moving raise it, which only widens the allowance next to a verified repeat)."""
-    new = repeat[np.isfinite(repeat) & (repeat > REPEAT_DIFF)]
+    new = repeat[np.isfinite(repeat) & (repeat > f.repeat_diff)]
     return float(np.median(new)) if len(new) >= 3 else 0.0  # unknown: no allowance
 
 
-def _apart(k: int, still: np.ndarray, repeat: np.ndarray, t: np.ndarray, step: float) -> bool:
+def _apart(
+    k: int, still: np.ndarray, repeat: np.ndarray, t: np.ndarray, step: float, f: FrozenTest
+) -> bool:
     """Keyframe ``k`` differs clearly less than the other keyframes of its still stretch (a
     quiet live room's keyframes all differ alike; one alone cannot be judged so)."""
     lo = hi = k
@@ -190,8 +191,8 @@ def _apart(k: int, still: np.ndarray, repeat: np.ndarray, t: np.ndarray, step: f
     while hi + 1 < len(still) and still[hi + 1] and t[hi + 1] - t[hi] <= 3 * step:
         hi += 1
     others = np.delete(repeat[lo : hi + 1], k - lo)
-    others = others[np.isfinite(others) & (others > REPEAT_DIFF)]
-    return len(others) < 2 or repeat[k] <= REPEAT_GROW * float(np.median(others))
+    others = others[np.isfinite(others) & (others > f.repeat_diff)]
+    return len(others) < 2 or repeat[k] <= f.repeat_grow * float(np.median(others))
 
 
 def verified_frozen(
@@ -201,29 +202,32 @@ def verified_frozen(
     lag: np.ndarray,
     t: np.ndarray,
     step: float,
+    f: FrozenTest | None = None,
 ) -> np.ndarray:
-    """Samples where the feed verifiably repeated its picture.
+    """Samples where the feed verifiably repeated its picture (``f``: the frozen check's
+    limits, None: their defaults).
 
     ``still`` is the cheap per-sample test (no change above the noise floor), which a quiet
     live room passes as well as a stopped feed. ``repeat`` (``key_repeat``) is known on
-    keyframes only: at or below ``REPEAT_DIFF`` the keyframe repeated the picture shown
+    keyframes only: at or below ``repeat_diff`` the keyframe repeated the picture shown
     ``lag`` seconds before, which a live sensor never does (with sparse samples, within
-    ``REPEAT_HIT`` of the live level also counts, unless the keyframes of its still stretch
+    ``repeat_hit`` of the live level also counts, unless the keyframes of its still stretch
     differ alike: a quiet live room among busy ones); the samples over that lag are frozen,
     still or not (a picture re-quantised at every keyframe changes more than the noise).
     From there a stretch grows over still samples without keyframe evidence, and over
-    keyframes that differ clearly less than the camera's live level (``REPEAT_GROW`` of
+    keyframes that differ clearly less than the camera's live level (``repeat_grow`` of
     :func:`live_level`) and about as much as the noise (``score``, the still test's ratio, up
-    to ``STILL_LOOSE``): a rate control settling on the repeated picture. It stops at a
+    to ``still_loose``): a rate control settling on the repeated picture. It stops at a
     keyframe with new noise. A still stretch without a repeating keyframe is a quiet room,
     never frozen.
     """
+    f = f or FrozenTest.of()
     n = len(still)
-    level = live_level(repeat)
-    hit = repeat <= REPEAT_DIFF
-    for k in np.flatnonzero(repeat <= REPEAT_HIT * level):  # sparse samples: a loose repeat
-        hit[k] |= bool(score[k] <= STILL_LOOSE) and _apart(k, still, repeat, t, step)
-    grow = max(REPEAT_DIFF, REPEAT_GROW * level)
+    level = live_level(repeat, f)
+    hit = repeat <= f.repeat_diff
+    for k in np.flatnonzero(repeat <= f.repeat_hit * level):  # sparse samples: a loose repeat
+        hit[k] |= bool(score[k] <= f.still_loose) and _apart(k, still, repeat, t, step, f)
+    grow = max(f.repeat_diff, f.repeat_grow * level)
     mark = np.zeros(n, dtype=bool)
     for k in np.flatnonzero(hit):  # the keyframe and the picture it repeats
         back = lag[k] if np.isfinite(lag[k]) else step
@@ -231,7 +235,7 @@ def verified_frozen(
         mark[first : k + 1] = True
     # link[k]: how sample k relates to sample k-1 (see _grow); a recording gap changes all
     known = np.isfinite(repeat)
-    similar = known & (repeat <= grow) & (score <= STILL_LOOSE)
+    similar = known & (repeat <= grow) & (score <= f.still_loose)
     link = np.where(known, np.where(similar, SAME, NEW), np.where(still, STILL, CHANGE))
     link[1:][np.diff(t) > 3 * step] = CHANGE
     if n:
@@ -314,15 +318,15 @@ class FrozenVideoFinder:
             return []
         diff = column(timeline, "frame_diff")
         luma = column(timeline, "brightness")
-        std = column(timeline, "contrast")
         repeat = column(timeline, "key_repeat")
         lag = column(timeline, "key_repeat_s")
-        black = is_black(np.nan_to_num(luma, nan=255.0), np.nan_to_num(std, nan=255.0))
+        f = FrozenTest.of(ctx.site.rules)
+        black = black_samples(timeline, ctx.site.rules)
         # a new file (or chunk without its predecessor) has no difference: unknown, not live
-        still = is_still(diff, column(timeline, "noise")) & ~black
+        still = is_still(diff, column(timeline, "noise"), f) & ~black
         if "key_repeat" in timeline.column_names:
-            score = still_score(diff, column(timeline, "noise"))
-            frozen = verified_frozen(still, score, repeat, lag, s.t, s.step) & ~black
+            score = still_score(diff, column(timeline, "noise"), f)
+            frozen = verified_frozen(still, score, repeat, lag, s.t, s.step, f) & ~black
         else:  # the picture that froze is already shown by the sample before the first still
             frozen = still.copy()
             frozen[:-1] |= still[1:] & ~black[:-1] & (np.diff(s.t) <= 3 * s.step)
@@ -339,7 +343,7 @@ class FrozenVideoFinder:
                 "mean_frame_diff": round(float(np.nanmean(d)), 4),
                 "mean_luma": round(float(np.nanmean(luma[i0 : i1 + 1])), 2),
                 "samples": i1 - i0 + 1,
-                "repeated_keyframes": int(np.sum(keys <= REPEAT_DIFF)),
+                "repeated_keyframes": int(np.sum(keys <= f.repeat_diff)),
                 "max_key_repeat": round(float(np.nanmax(keys)), 4)
                 if np.isfinite(keys).any()
                 else None,

@@ -6,11 +6,15 @@ the whole session it is not: it never moves. From the timeline's ``person_boxes`
 with the motion around it since the previous sample, see :mod:`pipeline.signals.people`) this
 pass finds places where a box
 
-- is detected in at least ``MIN_SHARE`` of the session's samples, from its first tenth to its
-  last tenth (it is there all session), at the same place (IoU >= ``MATCH_IOU`` with the first
-  box seen there), and
-- shows motion (``MOVING``) in at most ``MAX_MOVING_SHARE`` of the samples where no other box
-  overlaps it (someone walking in front of a poster moves pixels that are not the poster's).
+- is detected in at least ``lookalike_min_share`` of the session's samples, from its first
+  tenth to its last tenth (it is there all session), at the same place (IoU >= ``MATCH_IOU``
+  with the first box seen there), and
+- shows motion (``lookalike_moving``) in at most ``lookalike_max_moving_share`` of the samples
+  where no other box overlaps it (someone walking in front of a poster moves pixels that are
+  not the poster's).
+
+Those three are the people check's settings (:mod:`pipeline.checks.people`); the geometry
+below (IoU, overlap, edges, the least samples to judge) stays fixed.
 
 A person sitting still is not such a place: breathing, writing, looking up move the pixels
 around them in far more samples than that. The boxes at a look-alike's place are then left out
@@ -21,18 +25,17 @@ move still counts), and the findings say what was left out and why.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
 
 from pipeline.detectors import Detections
+from pipeline.inputs.config import Limits, Rules
 from pipeline.zones import Zone, count_in
 
 MATCH_IOU = 0.6
-MIN_SHARE = 0.5
 EDGE_SHARE = 0.1  # first and last detection within this share of the samples from the ends
-MOVING = 0.01  # share of changed pixels around a box that counts as motion
-MAX_MOVING_SHARE = 0.05
 MIN_CLEAR = 5  # samples with known motion and no other box in front, to judge at all
 OVERLAP = 0.2  # another box covering this share of a look-alike's box hides it
 FULL = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
@@ -42,6 +45,16 @@ COUNT_COLUMNS = {  # timeline column -> zone of the camera it counts (None: whol
     "persons_in_station_zone": "station_zone",
     "persons_in_candidate_zone": "candidate_zone",
 }
+
+
+@dataclass(frozen=True)
+class LookalikeTest(Limits):
+    """The people check's look-alike limits (settings ``lookalike_*``)."""
+
+    prefix: ClassVar[str] = "lookalike_"
+    min_share: float  # of the session's samples with a detection at the place
+    max_moving_share: float  # of its clear samples with motion around it
+    moving: float  # share of changed pixels around a box that counts as motion
 
 
 @dataclass(frozen=True)
@@ -100,8 +113,11 @@ def samples_of(rows: list) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def find_lookalikes(samples: list[tuple[np.ndarray, np.ndarray]]) -> list[Lookalike]:
+def find_lookalikes(
+    samples: list[tuple[np.ndarray, np.ndarray]], test: LookalikeTest | None = None
+) -> list[Lookalike]:
     """The static look-alikes among one session's samples (in time order)."""
+    lim = test or LookalikeTest.of()
     n = len(samples)
     if n == 0:
         return []
@@ -122,10 +138,10 @@ def find_lookalikes(samples: list[tuple[np.ndarray, np.ndarray]]) -> list[Lookal
             hits.append(i)
             if not np.isnan(motion[j]) and not _covered(boxes[j], np.delete(boxes, j, axis=0)):
                 clear += 1
-                moving += int(motion[j] >= MOVING)
-        if len(hits) < MIN_SHARE * n or hits[-1] < n - seed_until or clear < MIN_CLEAR:
+                moving += int(motion[j] >= lim.moving)
+        if len(hits) < lim.min_share * n or hits[-1] < n - seed_until or clear < MIN_CLEAR:
             continue
-        if moving <= MAX_MOVING_SHARE * clear:
+        if moving <= lim.max_moving_share * clear:
             found.append(
                 Lookalike(tuple(map(float, ref)), len(hits), len(hits) / n, moving / clear, clear)
             )
@@ -133,17 +149,19 @@ def find_lookalikes(samples: list[tuple[np.ndarray, np.ndarray]]) -> list[Lookal
 
 
 def drop_static_lookalikes(
-    timeline: pa.Table, camera, anchor: str = "bottom_center"
+    timeline: pa.Table, camera, anchor: str = "bottom_center", rules: Rules | None = None
 ) -> tuple[pa.Table, list[Lookalike]]:
     """The session timeline with boxes at static look-alike places left out of the people
-    counts (where they show no motion), and the look-alikes found. A timeline without
-    ``person_boxes`` (older evidence) is returned as it is."""
+    counts (where they show no motion), and the look-alikes found (``rules``: the site's,
+    None: the declared defaults). A timeline without ``person_boxes`` (older evidence) is
+    returned as it is."""
+    lim = LookalikeTest.of(rules)
     if "person_boxes" not in timeline.column_names or timeline.num_rows == 0:
         return timeline, []
     if "t" in timeline.column_names:
         timeline = timeline.sort_by("t")
     samples = samples_of(timeline.column("person_boxes").to_pylist())
-    found = find_lookalikes(samples)
+    found = find_lookalikes(samples, lim)
     if not found:
         return timeline, []
     refs = np.array([f.box for f in found])
@@ -151,7 +169,7 @@ def drop_static_lookalikes(
     for boxes, motion in samples:
         drop = np.zeros(len(boxes), bool)
         for k, b in enumerate(boxes):
-            still = np.isnan(motion[k]) or motion[k] < MOVING
+            still = np.isnan(motion[k]) or motion[k] < lim.moving
             drop[k] = still and _iou(b, refs).max() >= MATCH_IOU
         d = boxes[drop]
         dropped.append(Detections(d, np.ones(len(d)), np.zeros(len(d))))

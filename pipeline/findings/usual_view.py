@@ -28,12 +28,17 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import InputError
 from pipeline.findings import SessionContext
-from pipeline.findings.picture import SessionSamples, boundary_details, column, make_event, utc
+from pipeline.findings.picture import (
+    SessionSamples,
+    black_samples,
+    boundary_details,
+    make_event,
+    utc,
+)
 from pipeline.inputs.config import Rules
 from pipeline.records import Event
 from pipeline.schemas import VIEWS
 from pipeline.signals import view as sig
-from pipeline.signals.picture import is_black
 
 BLOCK_S = 60.0  # samples per block: long enough that a person's passing averages out
 
@@ -86,13 +91,10 @@ def signatures(timeline: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     return sig.decode(codes), has
 
 
-def usable_samples(timeline: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+def usable_samples(timeline: pa.Table, rules: Rules) -> tuple[np.ndarray, np.ndarray]:
     """Histograms and the mask of samples that show a picture (signature, not black)."""
     hists, has = signatures(timeline)
-    luma = column(timeline, "brightness")
-    std = column(timeline, "contrast")
-    black = is_black(np.nan_to_num(luma, nan=255.0), np.nan_to_num(std, nan=255.0))
-    return hists, has & ~black
+    return hists, has & ~black_samples(timeline, rules)
 
 
 @dataclass
@@ -108,8 +110,8 @@ class _Camera:
 
 def _gather(parts: list[tuple[SessionContext, pa.Table]]) -> _Camera:
     ts, hs, ss, fs, tfs = [], [], [], [], []
-    for k, (_ctx, tl) in enumerate(parts):
-        hists, usable = usable_samples(tl)
+    for k, (ctx, tl) in enumerate(parts):
+        hists, usable = usable_samples(tl, ctx.site.rules)
         if not usable.any():
             continue
         s = SessionSamples.of(tl, 2.0)

@@ -22,14 +22,17 @@ from pipeline.findings import SessionContext
 from pipeline.findings.activity import epoch_s
 from pipeline.findings.picture import SessionSamples, boundary_details, make_event, state_runs
 from pipeline.findings.usual_view import CameraViews, decode_code, learn, usable_samples
+from pipeline.inputs.config import Rules
 from pipeline.intervals import hysteresis
 from pipeline.records import Event
 from pipeline.signals import view as sig
 
 
-def view_distances(timeline: pa.Table, views: CameraViews, t: np.ndarray) -> np.ndarray:
+def view_distances(
+    timeline: pa.Table, views: CameraViews, t: np.ndarray, rules: Rules
+) -> np.ndarray:
     """Each sample's distance to the view in effect at its time (NaN where unusable)."""
-    hists, usable = usable_samples(timeline)
+    hists, usable = usable_samples(timeline, rules)
     dist = np.full(len(t), np.nan)
     if not views.views:
         return dist
@@ -41,7 +44,7 @@ def view_distances(timeline: pa.Table, views: CameraViews, t: np.ndarray) -> np.
     return dist
 
 
-def with_view_similarity(timeline: pa.Table, views: CameraViews | None) -> pa.Table:
+def with_view_similarity(timeline: pa.Table, views: CameraViews | None, rules: Rules) -> pa.Table:
     """The timeline with ``view_similarity`` = 1 - distance to the camera's usual view.
 
     Written once the batch's usual views are known (they need every session of the camera),
@@ -51,7 +54,7 @@ def with_view_similarity(timeline: pa.Table, views: CameraViews | None) -> pa.Ta
     name = "view_similarity"
     if name not in timeline.column_names or views is None or not timeline.num_rows:
         return timeline
-    sim = np.clip(1.0 - view_distances(timeline, views, epoch_s(timeline)), 0.0, 1.0)
+    sim = np.clip(1.0 - view_distances(timeline, views, epoch_s(timeline), rules), 0.0, 1.0)
     col = pa.array(sim.astype(np.float32), pa.float32(), mask=np.isnan(sim))
     return timeline.set_column(timeline.column_names.index(name), name, col)
 
@@ -78,7 +81,7 @@ class ViewChangedFinder:
             return []
         rules = ctx.site.rules
         views = ctx.views if ctx.views is not None else learn([(ctx, timeline)], rules)[0]
-        dist = _median3(view_distances(timeline, views, s.t))
+        dist = _median3(view_distances(timeline, views, s.t, rules))
         known = np.flatnonzero(~np.isnan(dist))
         if not len(known):
             return []

@@ -8,7 +8,7 @@ import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.errors import InputError
@@ -57,6 +57,19 @@ class Rules:
         from pipeline.checks.registry import settings
 
         return settings()[name][0].default
+
+
+class Limits:
+    """Base of one check's limits as a frozen dataclass of numbers, field ``x`` being the
+    setting ``prefix + x``: one value that its signals, finder and refinement share."""
+
+    prefix: ClassVar[str] = ""
+
+    @classmethod
+    def of(cls, rules: Rules | None = None) -> Self:
+        """From the site's ``[rules]`` (None: the declared defaults)."""
+        rules = rules or Rules()
+        return cls(**{f.name: float(rules.value(cls.prefix + f.name)) for f in fields(cls)})
 
 
 _RULE_FIELDS = frozenset(f.name for f in fields(Rules))

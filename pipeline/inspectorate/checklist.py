@@ -3,7 +3,8 @@ ExamAudit's findings answer, and which item each finding belongs to.
 
 Self-inspection reports and the bureaus' inspections are filed per checklist item, so every
 finding must land under exactly one item; a kind no item claims (a check added later) lands
-under "other" rather than being dropped.
+under "other" rather than being dropped. Which item a kind belongs to is declared by its
+check (``KindSpec.checklist``), so a new check needs nothing here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 
@@ -52,26 +54,20 @@ OTHER = ChecklistItem("其他", "其他发现", "Other findings", 9)
 
 ITEMS: tuple[ChecklistItem, ...] = (PLAN, QA, STAFF, RECORDING, OTHER)
 
-# kind -> item; recording_gap is split by its cause (see item_of)
-KIND_ITEMS: dict[str, ChecklistItem] = {
-    "recording_missing": PLAN,
-    "session_not_held": PLAN,
-    "unscheduled_activity": PLAN,
-    "candidate_count_mismatch": PLAN,
-    "no_exam_plan": PLAN,
-    "qa_substitution": QA,
-    "proctor_absent": STAFF,
-    "proctor_understaffed": STAFF,
-    "recording_gap": RECORDING,
-    "black_screen": RECORDING,
-    "frozen_video": RECORDING,
-    "view_changed": RECORDING,
-    "looped_footage": RECORDING,
-    "clock_jump": RECORDING,
-    "format_noncompliant": RECORDING,
-    "file_unreadable": RECORDING,
-    "recording_too_short": RECORDING,
-}
+# the checklist digit a check declares for each of its kinds (KindSpec.checklist) -> item
+_BY_CODE: dict[str, ChecklistItem] = {"3": PLAN, "4": QA, "5": STAFF, "6": RECORDING}
+# rows that are no check's finding: a scan without an exam plan (problems.py)
+_NOT_FOUND_BY_A_CHECK: dict[str, ChecklistItem] = {"no_exam_plan": PLAN}
+
+
+@cache
+def kind_items() -> dict[str, ChecklistItem]:
+    """kind -> item, from the registry's kinds (recording_gap is split by cause, item_of)."""
+    from pipeline.checks.registry import kinds
+
+    items = {k: _BY_CODE.get(spec.checklist, OTHER) for k, spec in kinds().items()}
+    return {**items, **_NOT_FOUND_BY_A_CHECK}
+
 
 # recording gaps at a session's edges mean the exam did not run as planned (late start,
 # early stop); gaps inside the session are a recording problem
@@ -95,4 +91,4 @@ def item_of(kind: str, details: str | Mapping[str, Any] | None = None) -> Checkl
     """The checklist item a finding is filed under."""
     if kind == "recording_gap" and details_of(details).get("cause") in PLAN_GAP_CAUSES:
         return PLAN
-    return KIND_ITEMS.get(kind, OTHER)
+    return kind_items().get(kind, OTHER)

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from pipeline import schemas
 from pipeline.errors import InputError
-from pipeline.inspectorate.checklist import ITEMS, KIND_ITEMS, OTHER, PLAN, PLAN_GAP_CAUSES
+from pipeline.inspectorate.checklist import ITEMS, OTHER, PLAN, PLAN_GAP_CAUSES, kind_items
 from pipeline.review.report import site_timezone
 
 
@@ -55,7 +55,7 @@ def _folders(evidence: Sequence[Path]) -> pa.Table:
 
 
 def _item_table() -> pa.Table:
-    kinds = [{"kind": k, "item": v.code} for k, v in KIND_ITEMS.items()]
+    kinds = [{"kind": k, "item": v.code} for k, v in kind_items().items()]
     return pa.Table.from_pylist(kinds)
 
 

@@ -6,8 +6,11 @@ decoding. Column names and types are declared in :mod:`pipeline.schemas` (TIMELI
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from importlib import import_module
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -53,3 +56,33 @@ def run_analysers(
                 raise ValueError(f"analyser {analyser.name} did not fill column {column}")
             out[column] = values[column]
     return out
+
+
+# Every analyser ("module:Class"), in the order a task runs them. Which of them a run needs
+# follows from the checks it performs: those whose columns the checks read or write
+# (:func:`pipeline.checks.registry.analysers_for`).
+ANALYSERS: tuple[str, ...] = (
+    "pipeline.signals.picture:PictureSignals",
+    "pipeline.signals.fingerprint:FingerprintSignals",
+    "pipeline.signals.view:ViewSignals",
+    "pipeline.signals.clock:ClockSignals",
+    "pipeline.signals.people:PeopleSignals",
+    "pipeline.signals.station:StationSignals",
+)
+
+
+@cache
+def analyser_classes() -> tuple[type, ...]:
+    """The classes of :data:`ANALYSERS`, imported once."""
+    out = []
+    for spec in ANALYSERS:
+        module, _, attr = spec.partition(":")
+        out.append(getattr(import_module(module), attr))
+    return tuple(out)
+
+
+def analysers_filling(columns: Iterable[str]) -> list[Analyser]:
+    """One new instance of each analyser that fills any of ``columns`` (instances keep
+    per-task state, so each task gets its own)."""
+    wanted = set(columns)
+    return [cls() for cls in analyser_classes() if wanted & set(cls.columns)]

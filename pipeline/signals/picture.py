@@ -1,68 +1,58 @@
 """Picture signals: brightness, contrast, motion and frame difference of each sample.
 
-The thresholds that turn them into black / frozen findings live here too, next to the
-measurements, so the finders and the boundary refinement apply exactly the same tests.
+The tests that turn them into black / frozen findings live here too (:class:`BlackTest`,
+:class:`FrozenTest`), built from the black and frozen checks' settings (their measured
+defaults are declared in :mod:`pipeline.checks.black` / :mod:`pipeline.checks.frozen`), so
+the finders and the boundary refinement apply exactly the same tests with the site's values.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import cv2
 import numpy as np
 
+from pipeline.inputs.config import Limits, Rules
 from pipeline.intervals import hysteresis
 from pipeline.media.frames import FrameBatch
 from pipeline.signals import AnalysisContext
 
-# Black: a uniform picture (video loss screens, a covered lens), or a dark one without the
-# contrast of a room. Entering needs the strict values; leaving needs the relaxed ones
-# (hysteresis), so noise cannot split a run. Dark alone is not black: a room at night (real
-# plate at a fifth of its light, sensor noise 4: mean luma 18, std 9) is live and watchable;
-# a covered lens or loss screen stays under std 3.5 (tests/test_still_rooms.py).
-BLACK_LUMA = 24.0
-BLACK_LUMA_EXIT = 32.0
-UNIFORM_STD = 5.0
-UNIFORM_STD_EXIT = 8.0
-DARK_STD = 7.0  # a dark picture is black only with less contrast than this
-DARK_STD_EXIT = 8.5
-# Frozen: the change to the previous sample against the picture's own sensor noise. A live
-# camera's temporal noise is as strong as its spatial noise (mean |diff| ~ 1.13 sigma for
-# white noise); a frozen picture, even re-encoded at every keyframe, changes far less than
-# the noise frozen into it. Below FROZEN_DIFF grey levels the picture is identical anyway.
-FROZEN_RATIO = 0.7
-FROZEN_RATIO_EXIT = 0.9
-FROZEN_DIFF = 0.15
-# Frozen, verified: a keyframe that repeats the picture shown before it. A live sensor's
-# noise is new in every keyframe even when nothing moves (P-frames of a still scene copy their
-# keyframe's noise, so only keyframes count); a stopped feed encodes the same picture again.
-# Measured on plates from the real TUD clips (benchmarks/bench_still.py, analysis width 320,
-# the clock box masked): a live still room's keyframes differ by 0.35 (1080p, sigma 0.5,
-# CRF 18) to 2.6 grey levels (sigma 5), a repeated picture by 0.00-0.06 (CRF 18-32, H.264
-# and H.265, x264 nr on or off); re-encoded under constant bitrate its first keyframes
-# differ by up to 0.3 while the rate control settles, then repeat. 0.2 sits below the live
-# minimum with a 1.75x margin. The correlation of high-frequency residuals was measured too
-# and does not separate them: on a real plate the room's own edges dominate the residual
-# (0.97-1.00 live and frozen alike).
-REPEAT_DIFF = 0.2
-# Under CRF or constant bitrate the rate control needs a few keyframes to settle on a repeated
-# picture (0.3-1.0 grey levels between them, 0.45-0.8 of the live level, measured in the same
-# matrix; a live room's keyframes stay within +-20 % of their median): next to a verified
-# repeat, keyframes under this share of the camera's own live level are the same picture
-# re-quantised.
-REPEAT_GROW = 0.8
-# Sparse samples may see no settled keyframe at all (two samples in a 15 s freeze): a keyframe
-# within this share of the live level also repeats. In a live still room every keyframe sits
-# at the live level, so this never fires there; it can where people moving raise the level.
-REPEAT_HIT = 0.3
-# ... and such a settling keyframe still changes about as much as the noise, not like people
-# moving (the still test's ratio; a live camera with people scores 1.5 and more)
-STILL_LOOSE = 1.2
+
+@dataclass(frozen=True)
+class BlackTest(Limits):
+    """The black check's limits (settings ``black_*``): enter with the strict values, leave
+    with the relaxed ``*_exit`` ones (hysteresis)."""
+
+    prefix: ClassVar[str] = "black_"
+    luma: float
+    luma_exit: float
+    uniform_std: float
+    uniform_std_exit: float
+    dark_std: float
+    dark_std_exit: float
+
+
+@dataclass(frozen=True)
+class FrozenTest(Limits):
+    """The frozen check's limits (settings ``frozen_*``, see :mod:`pipeline.checks.frozen`)."""
+
+    prefix: ClassVar[str] = "frozen_"
+    ratio: float
+    ratio_exit: float
+    min_diff: float
+    repeat_diff: float
+    repeat_grow: float
+    repeat_hit: float
+    still_loose: float
+
+
 KEY_LOOKBACK = 4  # earlier keyframes compared (a re-encoded picture repeats at some lag)
 KEY_LOOKBACK_S = 30.0
 _NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 _overlay_cache: dict = {}
 TRIM_BLOCKS = 58  # of 64: frame_diff ignores the six most changed blocks
-# Motion: fraction of pixels that changed by more than this (after a small blur).
-MOTION_LEVEL = 20.0
 
 
 def gray_of(frames: np.ndarray) -> np.ndarray:
@@ -74,21 +64,23 @@ def gray_of(frames: np.ndarray) -> np.ndarray:
     return np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames])
 
 
-def change(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+def change(a: np.ndarray, b: np.ndarray, motion_level: float | None = None) -> tuple[float, float]:
     """``(frame_diff, motion)`` of two luma images, from one difference image.
 
     frame_diff: mean |a - b| with the change of overall brightness removed (drift-proof),
     averaged over an 8x8 grid of blocks leaving out the most changed tenth, so a ticking
     on-screen clock or camera name the NVR burns into a frozen feed does not make it live.
-    motion: share of pixels that changed by more than ``MOTION_LEVEL`` after a 3x3 blur
-    (sensor noise excluded).
+    motion: share of pixels that changed by more than ``motion_level`` grey levels after a 3x3
+    blur (sensor noise excluded; the setting of that name, None: its declared default).
     """
+    if motion_level is None:
+        motion_level = float(Rules().value("motion_level"))
     d = cv2.subtract(a, b, dtype=cv2.CV_32F)
     # the change of overall brightness, taken robustly: the median block, so a small region
     # that changed a lot (the clock) does not shift it for the whole picture
     shift = float(np.median(cv2.resize(d, (8, 8), interpolation=cv2.INTER_AREA)))
     moved = cv2.blur(cv2.subtract(d, (shift, 0.0, 0.0, 0.0)), (3, 3))
-    motion = float(np.count_nonzero(cv2.absdiff(moved, (0.0, 0.0, 0.0, 0.0)) > MOTION_LEVEL))
+    motion = float(np.count_nonzero(cv2.absdiff(moved, (0.0, 0.0, 0.0, 0.0)) > motion_level))
     d = cv2.absdiff(d, (shift, 0.0, 0.0, 0.0))
     blocks = np.sort(cv2.resize(d, (8, 8), interpolation=cv2.INTER_AREA).ravel())
     return float(blocks[:TRIM_BLOCKS].mean()), motion / d.size
@@ -155,33 +147,43 @@ def noise_sigma(gray: np.ndarray) -> float:
     return float((values * lower).sum() / max(1, lower.sum()) / (0.5146 * 6.0))
 
 
-def is_black(brightness: np.ndarray, contrast: np.ndarray) -> np.ndarray:
+def is_black(
+    brightness: np.ndarray, contrast: np.ndarray, test: BlackTest | None = None
+) -> np.ndarray:
     """Black or uniform samples, with hysteresis over the sequence."""
-    enter = ((brightness <= BLACK_LUMA) & (contrast <= DARK_STD)) | (contrast <= UNIFORM_STD)
-    stay = ((brightness <= BLACK_LUMA_EXIT) & (contrast <= DARK_STD_EXIT)) | (
-        contrast <= UNIFORM_STD_EXIT
+    b = test or BlackTest.of()
+    enter = ((brightness <= b.luma) & (contrast <= b.dark_std)) | (contrast <= b.uniform_std)
+    stay = ((brightness <= b.luma_exit) & (contrast <= b.dark_std_exit)) | (
+        contrast <= b.uniform_std_exit
     )
     return hysteresis(enter, stay)
 
 
-def black_picture(gray: np.ndarray) -> bool:
+def black_picture(gray: np.ndarray, test: BlackTest | None = None) -> bool:
     """The per-frame form of :func:`is_black`'s relaxed test (boundary refinement)."""
+    b = test or BlackTest.of()
     mean, std = float(gray.mean()), float(gray.std())
-    return std <= UNIFORM_STD_EXIT or (mean <= BLACK_LUMA_EXIT and std <= DARK_STD_EXIT)
+    return std <= b.uniform_std_exit or (mean <= b.luma_exit and std <= b.dark_std_exit)
 
 
-def still_score(frame_diff: np.ndarray, noise: np.ndarray) -> np.ndarray:
+def still_score(
+    frame_diff: np.ndarray, noise: np.ndarray, test: FrozenTest | None = None
+) -> np.ndarray:
     """Change to the previous sample in units of the noise floor (0 for identical pictures)."""
+    f = test or FrozenTest.of()
     d = np.asarray(frame_diff, dtype=np.float64)
     n = np.asarray(noise, dtype=np.float64)
     n = np.where(np.isfinite(n), np.maximum(n, 0.1), np.inf)  # no noise estimate: diff alone
-    return np.where(d <= FROZEN_DIFF, 0.0, d / n)
+    return np.where(d <= f.min_diff, 0.0, d / n)
 
 
-def is_still(frame_diff: np.ndarray, noise: np.ndarray) -> np.ndarray:
+def is_still(
+    frame_diff: np.ndarray, noise: np.ndarray, test: FrozenTest | None = None
+) -> np.ndarray:
     """Samples identical to the previous one below the noise floor (NaN keeps the state)."""
-    score = still_score(frame_diff, noise)
-    return hysteresis(score <= FROZEN_RATIO, score <= FROZEN_RATIO_EXIT, np.isnan(score))
+    f = test or FrozenTest.of()
+    score = still_score(frame_diff, noise, f)
+    return hysteresis(score <= f.ratio, score <= f.ratio_exit, np.isnan(score))
 
 
 def keyframe_repeats(
@@ -197,8 +199,9 @@ def keyframe_repeats(
     The smallest ``frame_diff`` to the sample just before it (``prev`` for the first, one
     ``step_s`` earlier) and to the previous ``KEY_LOOKBACK`` keyframes up to
     ``KEY_LOOKBACK_S`` back (a picture re-encoded at another quantiser repeats once the
-    quantiser comes back). At or below ``REPEAT_DIFF`` the feed showed the same picture again
-    over that lag; above it the sensor's noise was new.
+    quantiser comes back). Small enough, the feed showed the same picture again
+    over that lag; above it the sensor's noise was new (the frozen check's
+    ``frozen_repeat_diff`` decides, in the finder).
     """
     n = len(gray)
     diff = np.full(n, np.nan, np.float32)
@@ -249,6 +252,7 @@ class PictureSignals:
         motion = np.full(n, np.nan, np.float32)
         diff = np.full(n, np.nan, np.float32)
         noise = np.empty(n, np.float32)
+        level = float(ctx.rules.value("motion_level"))
         prev = gray_of(batch.prev) if batch.prev is not None else None
         if prev is not None:
             prev = without_overlay(prev, clock_region_of(ctx))
@@ -261,7 +265,7 @@ class PictureSignals:
             contrast[i] = std[0, 0]
             noise[i] = noise_sigma(g)
             if prev is not None:
-                diff[i], motion[i] = change(g, prev)
+                diff[i], motion[i] = change(g, prev, level)
             prev = g
         before = gray_of(batch.prev) if batch.prev is not None else None
         if before is not None:
