@@ -105,6 +105,7 @@ def scan(
     workers: int,
     checks: tuple[str, ...] = ("coverage", "integrity", "people"),
     clips: bool = True,
+    detector: str = "auto",
 ) -> dict[str, Any]:
     """`examaudit scan` on a fresh cluster of ``workers`` processes into a fresh folder;
     seconds exclude starting the cluster (reported apart)."""
@@ -130,7 +131,7 @@ def scan(
                     checks=checks,
                     clips=clips,
                     report=clips,
-                    detector="hog",
+                    detector=detector,
                 ),
                 say=lambda m: None,
             )
