@@ -11,6 +11,7 @@ and from 1 to 16 files, and peak RSS per worker on a 2-hour file. Medians of >= 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import resource
@@ -100,6 +101,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _process_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _cpu_seconds(client) -> float:
+    """CPU seconds so far of this process (client, scheduler, nannies) and of every worker."""
+    return _process_cpu_s() + sum(client.run(_process_cpu_s).values())
+
+
 def scan(
     folder: Path,
     workers: int,
@@ -122,6 +133,7 @@ def scan(
             Client(cluster) as client,
         ):
             started = time.perf_counter() - t0
+            cpu0 = _cpu_seconds(client)
             t0 = time.perf_counter()
             result = run_scan(
                 ScanOptions(
@@ -136,6 +148,7 @@ def scan(
                 say=lambda m: None,
             )
             seconds = time.perf_counter() - t0
+            cpu = _cpu_seconds(client) - cpu0
             peaks = client.run(peak_rss_mb)
         import pyarrow.parquet as pq
 
@@ -144,6 +157,7 @@ def scan(
     return {
         "seconds": seconds,
         "cluster_start_s": started,
+        "cpu_s": cpu,
         "stages": {k: round(v, 3) for k, v in result.timings.items()},
         "peak_rss_mb_per_worker": max(peaks.values()),
         "samples": samples,

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from distributed.diagnostics.plugin import WorkerPlugin
 
 
 @contextmanager
@@ -34,6 +37,29 @@ def dask_client(workers: int | None, scheduler: str | None):
         Client(cluster) as client,
     ):
         yield client
+
+
+class WarmUp(WorkerPlugin):
+    """Loads the analysis (modules, person detector, OCR) on every worker of the scan, now
+    and on workers that join or restart later, in a thread of the worker: the probe runs
+    meanwhile, and no chunk waits for a model to load (:func:`pipeline.tasks.warm_up`)."""
+
+    name = "examaudit-warm-up"
+
+    def __init__(self, checks: tuple[str, ...], detector: str, device: str) -> None:
+        self.args = (tuple(checks), detector, device)
+
+    def setup(self, worker) -> None:
+        from pipeline.tasks import warm_up
+
+        threading.Thread(target=warm_up, args=self.args, name=self.name, daemon=True).start()
+
+
+def warm_up_workers(client, checks: tuple[str, ...], detector: str, device: str) -> None:
+    """Register :class:`WarmUp` (returns once every worker has started its warm-up thread)."""
+    if not any(c in checks for c in ("integrity", "people")):
+        return
+    client.register_plugin(WarmUp(checks, detector, device), name=WarmUp.name)
 
 
 @dataclass(frozen=True)
