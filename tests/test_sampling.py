@@ -92,6 +92,33 @@ def test_every_kth_frame_when_sampling_is_denser_than_the_gop(clip, probe):
     assert np.array_equal(whole.frames, np.concatenate([b.frames for b in batches]))
 
 
+@pytest.mark.parametrize("bframes", [0, 2])
+def test_long_gop_decodes_up_to_the_last_sample_of_each_gop(tmp_path, monkeypatch, bframes):
+    """Keyframes 5 s apart, a sample every 2 s: each GOP is decoded up to its last sample
+    (4 s of 5) and no further, and the samples are those of decoding every frame."""
+    clip = write_clip(tmp_path / "long.mp4", 20, fps=10, gop_s=5.0, bframes=bframes)
+    probe = probe_file(clip)
+    analysis = Analysis(sample_every_s=2.0, chunk_s=100.0, width=80)
+    every_t, every_f = decode_window(clip, 0.0, probe.duration_s, width=80)
+    first = np.unique(np.floor(every_t / 2.0 + 1e-6), return_index=True)[1]
+    decoded = []
+    original = av.Packet.decode
+
+    def spy(self, *args, **kwargs):
+        decoded.append(self.pts)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(av.Packet, "decode", spy)
+    batches, t = sample_all(clip, probe, analysis)
+    assert np.allclose(t, every_t[first])
+    assert np.array_equal(np.concatenate([b.frames for b in batches]), every_f[first])
+    # 200 frames; after the last sample of a GOP, the rest of it is skipped: 4.1-4.9 s,
+    # 8.1-9.9 s and 14.1-14.9 s (the last GOP is decoded to the end); B-frames delay the
+    # decoder's output, so a few more frames are decoded before it shows the sample
+    skipped = 9 + 19 + 9
+    assert 200 - skipped <= len([p for p in decoded if p is not None]) <= 200 - skipped + 6
+
+
 def test_sample_times_are_file_offsets(tmp_path):
     """A stream whose first pts is not zero: t_s counts from the file's first frame."""
     path = tmp_path / "late.mp4"
