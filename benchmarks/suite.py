@@ -169,16 +169,28 @@ def scan(
 
 def frames_decoded_by_scan(path: Path) -> int:
     """What the sampler decodes: keyframes only when they are no further apart than the
-    sampling interval, else every frame (P/B frames need their references)."""
+    sampling interval; else each GOP from its keyframe up to its last sample (P/B frames need
+    their references), the last GOP to the end. Counted from the probe's keyframes at the
+    file's frame rate (chunk borders, which decode one step again, are left out)."""
     from pipeline.inputs.config import Analysis
     from pipeline.media.probe import probe_file
     from pipeline.media.sampling import keyframe_interval
 
     probe = probe_file(path)
+    every = Analysis().sample_every_s
     gop = keyframe_interval(probe)
-    if gop is not None and Analysis().sample_every_s >= gop - 1e-3:
+    if gop is not None and every >= gop - 1e-3:
         return len(probe.keyframes_s)
-    return probe.frame_count
+    fps = probe.fps or 25.0
+    keys = sorted(probe.keyframes_s)
+    frames = 0.0
+    for start, end in zip(keys, [*keys[1:], None], strict=True):
+        if end is None:
+            frames += (probe.duration_s - start) * fps
+            continue
+        last = np.floor((end - 1e-6) / every) * every  # the GOP's last bucket start
+        frames += (max(last, start) - start) * fps + 1
+    return round(frames)
 
 
 def measure_file(spec: MediaSpec, runs: int, peers: bool) -> dict[str, Any]:
