@@ -36,6 +36,8 @@ COLUMNS = [
     ("FFmpeg peer", "x_real_time_ffmpeg", "{:,.1f}x"),
     ("scan (2 w) / keyframe decode", "scan_over_keyframe_decode", "{:.2f}"),
     ("scan (1 w) / keyframe decode", "scan_1_worker_over_keyframe_decode", "{:.2f}"),
+    ("`examaudit scan` command (2 w) / keyframe decode", "cli_over_keyframe_decode", "{:.2f}"),
+    ("findings", "findings", "{}"),
     ("OpenCV / scan", "opencv_over_scan", "{:.1f}"),
     ("frames decoded per video-s: scan", "frames_decoded_per_video_s_scan", "{:.2f}"),
     ("… OpenCV", "frames_decoded_per_video_s_opencv", "{:.0f}"),
