@@ -93,9 +93,9 @@ def warm_up(checks: tuple[str, ...], detector: str, device: str) -> None:
         det = _detector(detector, device)
         det.detect(np.zeros((1, 360, 640, 3), np.uint8))
     if "integrity" in checks:
-        from pipeline.signals.clock import ocr_engine
+        from pipeline.signals.clock import recognise_many
 
-        ocr_engine()
+        recognise_many([np.full((48, 480), 128, np.uint8)])  # the engine and its first run
 
 
 def chunk_key(probe: FileProbe, chunk, site: Site, checks: tuple[str, ...], detector: str) -> str:
