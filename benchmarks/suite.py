@@ -36,9 +36,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLE_EVERY_S = 2.0
 
 
-def median_of(runs: int, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Run ``fn`` ``runs`` times; numbers become medians, the first run's other values stay."""
-    results = [fn() for _ in range(runs)]
+def medians(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Numbers become medians over the runs, the first run's other values stay."""
     out: dict[str, Any] = {}
     for key, value in results[0].items():
         values = [r[key] for r in results]
@@ -48,8 +47,15 @@ def median_of(runs: int, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
             out[key] = {k: statistics.median([v[k] for v in values]) for k in value}
         else:
             out[key] = value
-    out["runs"] = runs
+    out["runs"] = len(results)
     return out
+
+
+def alternating(runs: int, fns: dict[str, Callable[[], dict[str, Any]]]) -> dict[str, Any]:
+    """Each measurement once per round, ``runs`` rounds, then the medians of each: the ratios
+    compare runs made under the same conditions (a loaded or throttled machine hits all)."""
+    rounds = [{name: fn() for name, fn in fns.items()} for _ in range(runs)]
+    return {name: medians([r[name] for r in rounds]) for name in fns}
 
 
 def keyframe_decode(path: Path) -> dict[str, Any]:
@@ -225,16 +231,19 @@ def measure_file(spec: MediaSpec, runs: int, peers: bool) -> dict[str, Any]:
         "duration_s": duration,
         "size_mb": round(path.stat().st_size / 1e6, 1),
     }
-    row["keyframe_decode"] = median_of(runs, lambda: keyframe_decode(path))
-    row["scan"] = median_of(runs, lambda: scan(folder, workers=2))
-    row["scan_1_worker"] = median_of(runs, lambda: scan(folder, workers=1))
-    row["coverage_only"] = median_of(runs, lambda: scan(folder, 1, ("coverage",), clips=False))
-    row["cli_scan"] = median_of(runs, lambda: cli_scan(folder, 2))
-    row["scan"]["frames_decoded"] = frames_decoded_by_scan(path)
+    k = round(SAMPLE_EVERY_S * spec.fps)
+    fns: dict[str, Callable[[], dict[str, Any]]] = {
+        "keyframe_decode": lambda: keyframe_decode(path),
+        "scan": lambda: scan(folder, workers=2),
+        "scan_1_worker": lambda: scan(folder, workers=1),
+        "coverage_only": lambda: scan(folder, 1, ("coverage",), clips=False),
+        "cli_scan": lambda: cli_scan(folder, 2),
+    }
     if peers:
-        k = round(SAMPLE_EVERY_S * spec.fps)
-        row["opencv_peer"] = median_of(runs, lambda: opencv_peer(path, k))
-        row["ffmpeg_peer"] = median_of(runs, lambda: ffmpeg_peer(path))
+        fns["opencv_peer"] = lambda: opencv_peer(path, k)
+        fns["ffmpeg_peer"] = lambda: ffmpeg_peer(path)
+    row.update(alternating(runs, fns))
+    row["scan"]["frames_decoded"] = frames_decoded_by_scan(path)
     return row
 
 
@@ -245,12 +254,15 @@ def scaling(runs: int) -> dict[str, Any]:
     one = centre(WORK / "scaling_1file", [path])
     pieces = split(path, WORK / "scaling_16files_src", 16)
     many = centre(WORK / "scaling_16files", pieces)
-    out = {
-        "footage": spec.name,
-        "1_file_1_worker": median_of(runs, lambda: scan(one, 1)),
-        "16_files_1_worker": median_of(runs, lambda: scan(many, 1)),
-        "16_files_2_workers": median_of(runs, lambda: scan(many, 2)),
-    }
+    out: dict[str, Any] = {"footage": spec.name}
+    out |= alternating(
+        runs,
+        {
+            "1_file_1_worker": lambda: scan(one, 1),
+            "16_files_1_worker": lambda: scan(many, 1),
+            "16_files_2_workers": lambda: scan(many, 2),
+        },
+    )
     out["speedup_2_workers_16_files"] = (
         out["16_files_1_worker"]["seconds"] / out["16_files_2_workers"]["seconds"]
     )
@@ -296,6 +308,7 @@ def summarise(row: dict[str, Any]) -> dict[str, Any]:
         "scan_1_worker_over_keyframe_decode": row["scan_1_worker"]["seconds"] / kf,
         "cpu_s_scan": row["scan"]["cpu_s"],
         "findings": ", ".join(row["scan"]["findings"]) or "none",
+        "runs": row["scan"]["runs"],
         "frames_decoded_per_video_s_scan": row["scan"]["frames_decoded"] / d,
         "peak_rss_mb_per_worker": row["scan"]["peak_rss_mb_per_worker"],
     }
@@ -315,19 +328,21 @@ def summarise(row: dict[str, Any]) -> dict[str, Any]:
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in s.items()}
 
 
-def results_path() -> Path:
+def results_path(tag: str = "") -> Path:
+    """``results/<cores>cpu-<cpu model>-<date><tag>.json`` (a tag keeps a second round of
+    the same day apart from the first)."""
     slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")[:40]
-    return RESULTS / f"{psutil.cpu_count()}cpu-{slug}-{date.today().isoformat()}.json"
+    return RESULTS / f"{psutil.cpu_count()}cpu-{slug}-{date.today().isoformat()}{tag}.json"
 
 
-def load_results() -> dict[str, Any] | None:
-    path = results_path()
+def load_results(tag: str = "") -> dict[str, Any] | None:
+    path = results_path(tag)
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def write_results(results: dict[str, Any]) -> Path:
+def write_results(results: dict[str, Any], tag: str = "") -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = results_path()
+    path = results_path(tag)
     path.write_text(json.dumps(results, indent=2, default=str))
     return path
 
