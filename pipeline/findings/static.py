@@ -171,6 +171,23 @@ class _Flat:
         return np.bincount(owner[hit], minlength=len(idx)) > 0
 
 
+_recent: list[tuple[pa.ChunkedArray, list, list[Lookalike]]] = []
+RECENT = 4
+
+
+def _lookalikes_of(column: pa.ChunkedArray) -> tuple[list, list[Lookalike]]:
+    """``samples_of`` and ``find_lookalikes`` of a session's ``person_boxes``, remembered for
+    the last few sessions: the people, head-count and plan checks each ask for the same one."""
+    for seen, samples, found in _recent:
+        if seen.equals(column):
+            return samples, list(found)
+    samples = samples_of(column.to_pylist())
+    found = find_lookalikes(samples)
+    _recent.insert(0, (column, samples, found))
+    del _recent[RECENT:]
+    return samples, list(found)
+
+
 def drop_static_lookalikes(
     timeline: pa.Table, camera, anchor: str = "bottom_center"
 ) -> tuple[pa.Table, list[Lookalike]]:
@@ -181,8 +198,7 @@ def drop_static_lookalikes(
         return timeline, []
     if "t" in timeline.column_names:
         timeline = timeline.sort_by("t")
-    samples = samples_of(timeline.column("person_boxes").to_pylist())
-    found = find_lookalikes(samples)
+    samples, found = _lookalikes_of(timeline.column("person_boxes"))
     if not found:
         return timeline, []
     refs = np.array([f.box for f in found])
