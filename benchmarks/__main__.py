@@ -141,9 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         update_readme(results, path)
         print(f"wrote {path} and {README}", flush=True)
 
-    def measure(spec: MediaSpec, peers: bool) -> None:
+    def measure(spec: MediaSpec, peers: bool, full: bool = True) -> None:
         print(f"measuring {spec.name} ...", flush=True)
-        row = suite.measure_file(spec, args.runs, peers=peers)
+        row = suite.measure_file(spec, args.runs, peers=peers, full=full)
         row["summary"] = suite.summarise(row)
         print(row["summary"], flush=True)
         results["files"] = [r for r in results["files"] if r["file"] != row["file"]] + [row]
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         if not chosen or spec.name in chosen:
             measure(spec, peers=True)
     if "long" in parts:
-        measure(LONG, peers=False)
+        measure(LONG, peers=False, full=False)
     return 0
 
 
