@@ -68,16 +68,22 @@ def test_keyframes_only_when_the_interval_allows(clip, probe):
     assert np.array_equal(batches[1].prev, batches[0].frames[-1])
 
 
-def test_keyframes_only_decodes_nothing_else(clip, probe, monkeypatch):
-    """Count frames the decoder hands out: keyframes mode must not decode P/B frames."""
-    seen = []
-    original = av.VideoFrame.to_ndarray
+def spy_on(monkeypatch, cls, method: str, what) -> list:
+    """Record ``what(obj)`` for every call of ``cls.method`` (PyAV's frames and packets)."""
+    seen: list = []
+    original = getattr(cls, method)
 
     def spy(self, *args, **kwargs):
-        seen.append(self.key_frame)
+        seen.append(what(self))
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(av.VideoFrame, "to_ndarray", spy)
+    monkeypatch.setattr(cls, method, spy)
+    return seen
+
+
+def test_keyframes_only_decodes_nothing_else(clip, probe, monkeypatch):
+    """Count frames the decoder hands out: keyframes mode must not decode P/B frames."""
+    seen = spy_on(monkeypatch, av.VideoFrame, "to_ndarray", lambda frame: frame.key_frame)
     sample_all(clip, probe, Analysis(sample_every_s=4.0, chunk_s=100.0))
     assert seen and all(seen)
     assert len(seen) == 5  # 0, 4, 8, 12, 16: keyframes of skipped buckets are not decoded
@@ -101,14 +107,7 @@ def test_long_gop_decodes_up_to_the_last_sample_of_each_gop(tmp_path, monkeypatc
     analysis = Analysis(sample_every_s=2.0, chunk_s=100.0, width=80)
     every_t, every_f = decode_window(clip, 0.0, probe.duration_s, width=80)
     first = np.unique(np.floor(every_t / 2.0 + 1e-6), return_index=True)[1]
-    decoded = []
-    original = av.Packet.decode
-
-    def spy(self, *args, **kwargs):
-        decoded.append(self.pts)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(av.Packet, "decode", spy)
+    decoded = spy_on(monkeypatch, av.Packet, "decode", lambda packet: packet.pts)
     batches, t = sample_all(clip, probe, analysis)
     assert np.allclose(t, every_t[first])
     assert np.array_equal(np.concatenate([b.frames for b in batches]), every_f[first])
