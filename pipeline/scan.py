@@ -131,9 +131,9 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
             detector_spec = getattr(det, "spec", det.name)
             result.detector = det.name
             say(f"detector: {det.name} ({getattr(det, 'reason', 'as requested')})")
-        warm_up_workers(client, checks, detector_spec, opts.device)
         progress.advance()
         probes = _probe(client, recordings, site, out, progress)
+        warm_up_workers(client, checks, detector_spec, opts.device)
         if opts.no_schedule:
             sessions = derived_sessions(
                 client, probes, site, checks, detector_spec, opts, out, progress

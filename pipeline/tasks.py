@@ -82,10 +82,10 @@ def _detector(spec: str, device: str):
 
 
 def warm_up(checks: tuple[str, ...], detector: str, device: str) -> None:
-    """What every analysis task needs, loaded once per worker as it joins the scan (in a
-    thread, while the files are probed): the analysers' modules, the person detector with its
-    first inference run (onnxruntime and torch allocate then) and the clock's OCR engine.
-    Without it, the first chunk of each worker paid this on the critical path."""
+    """What every analysis task needs, loaded once per worker as analysis starts (in a
+    thread, while the first chunk decodes): the analysers' modules, the person detector with
+    its first inference run (onnxruntime and torch allocate then) and the clock's OCR engine.
+    Without it, the first chunk of each worker loaded them before decoding."""
     _one_thread_per_task()
     import_module("pipeline.media.sampling")
     analysers_for(checks)
