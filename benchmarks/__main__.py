@@ -36,6 +36,9 @@ COLUMNS = [
     ("FFmpeg peer", "x_real_time_ffmpeg", "{:,.1f}x"),
     ("scan (2 w) / keyframe decode", "scan_over_keyframe_decode", "{:.2f}"),
     ("scan (1 w) / keyframe decode", "scan_1_worker_over_keyframe_decode", "{:.2f}"),
+    ("`examaudit scan` command (2 w) / keyframe decode", "cli_over_keyframe_decode", "{:.2f}"),
+    ("findings", "findings", "{}"),
+    ("runs", "runs", "{}"),
     ("OpenCV / scan", "opencv_over_scan", "{:.1f}"),
     ("frames decoded per video-s: scan", "frames_decoded_per_video_s_scan", "{:.2f}"),
     ("… OpenCV", "frames_decoded_per_video_s_opencv", "{:.0f}"),
@@ -59,7 +62,8 @@ def update_readme(results: dict[str, Any], json_path: Path) -> None:
         "<!-- results:start -->",
         f"Machine: {m['cpu_model']}, {m['cores']} cores, {m['memory_gb']} GB; Python "
         f"{m['python']}, PyAV {m['pyav']}, OpenCV {m['opencv']}. Date: {results['date']}. "
-        f"Medians of {results['runs']} runs. Raw: `{json_path.relative_to(README.parent.parent)}`.",
+        "Medians of the runs each row says, its measurements alternating. "
+        f"Raw: `{json_path.relative_to(README.parent.parent)}`.",
         "",
         table(results),
     ]
@@ -98,11 +102,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma list of {PARTS}")
+    parser.add_argument(
+        "--tag", default="", help="suffix of the results file's name (b: 2nd round)"
+    )
+    parser.add_argument(
+        "--variants",
+        default="",
+        help="comma list of variant names to measure (default all: "
+        + ", ".join(v.name for v in VARIANTS)
+        + ")",
+    )
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"--only: unknown part(s) {sorted(unknown)}")
+    chosen = {v.strip() for v in args.variants.split(",") if v.strip()}
+    unknown = chosen - {v.name for v in VARIANTS}
+    if unknown:
+        parser.error(f"--variants: unknown {sorted(unknown)}")
     t0 = time.time()
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
@@ -110,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {**suite.machine(), "cpu_model": suite.cpu_model()},
         "files": [],
     }
-    earlier = suite.load_results()  # the same machine's results of today: parts run apart
+    earlier = suite.load_results(args.tag)  # the same machine's results of today: parts run apart
     if earlier is not None:
         results["files"] = earlier.get("files", [])
         for key in ("scaling", "probe"):
@@ -119,13 +137,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def save() -> None:  # after every part, so a long run keeps what it measured
         results["wall_s"] = round(time.time() - t0)
-        path = suite.write_results(results)
+        path = suite.write_results(results, args.tag)
         update_readme(results, path)
         print(f"wrote {path} and {README}", flush=True)
 
-    def measure(spec: MediaSpec, peers: bool) -> None:
+    def measure(spec: MediaSpec, peers: bool, full: bool = True) -> None:
         print(f"measuring {spec.name} ...", flush=True)
-        row = suite.measure_file(spec, args.runs, peers=peers)
+        row = suite.measure_file(spec, args.runs, peers=peers, full=full)
         row["summary"] = suite.summarise(row)
         print(row["summary"], flush=True)
         results["files"] = [r for r in results["files"] if r["file"] != row["file"]] + [row]
@@ -140,9 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         results["scaling"] = suite.scaling(args.runs)
         save()
     for spec in VARIANTS if "variants" in parts else []:
-        measure(spec, peers=True)
+        if not chosen or spec.name in chosen:
+            measure(spec, peers=True)
     if "long" in parts:
-        measure(LONG, peers=False)
+        measure(LONG, peers=False, full=False)
     return 0
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from pipeline.samples import Scene, draw_room, write_clip
 from pipeline.samples import people as people_mod
 from pipeline.samples.clock import CLOCK_REGION, burn_clock
+from pipeline.samples.scene import CANDIDATE_ZONE, THEORY_PROCTOR_ZONE
 
 WORK = Path(__file__).resolve().parent / "work"
 TIMEZONE = "Asia/Shanghai"
@@ -199,9 +200,15 @@ def split(path: Path, folder: Path, pieces: int, camera: str = "cam01") -> list[
     return out_paths
 
 
+def _polygon(points: Sequence[tuple[float, float]]) -> str:
+    return "[" + ", ".join(f"[{x}, {y}]" for x, y in points) + "]"
+
+
 def centre(folder: Path, files: Sequence[Path], camera: str = "cam01", clock: bool = True) -> Path:
     """A recordings folder for `examaudit scan`: links to ``files`` (NVR names kept or given),
-    one theory session spanning them, and a site.toml (with the clock region if ``clock``)."""
+    one theory session spanning them, and a site.toml with the room's zones, as the samples
+    declare them (without them the whole frame is the proctor zone, nobody counts as a
+    candidate and the session reads as not held), and the clock region if ``clock``."""
     folder.mkdir(parents=True, exist_ok=True)
     start, end = None, None
     for f in files:
@@ -227,7 +234,11 @@ def centre(folder: Path, files: Sequence[Path], camera: str = "cam01", clock: bo
     )
     x, y, w, h = CLOCK_REGION
     region = f"clock_region = [{x}, {y}, {w}, {h}]\n" if clock else ""
+    zones = (
+        f"proctor_zone = {_polygon(THEORY_PROCTOR_ZONE)}\n"
+        f"candidate_zone = {_polygon(CANDIDATE_ZONE)}\n"
+    )
     (folder / "site.toml").write_text(
-        f'timezone = "{TIMEZONE}"\n[rules]\nmin_height = 720\n[cameras.{camera}]\n{region}'
+        f'timezone = "{TIMEZONE}"\n[rules]\nmin_height = 720\n[cameras.{camera}]\n{zones}{region}'
     )
     return folder

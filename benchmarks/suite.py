@@ -11,6 +11,7 @@ and from 1 to 16 files, and peak RSS per worker on a 2-hour file. Medians of >= 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import resource
@@ -35,9 +36,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLE_EVERY_S = 2.0
 
 
-def median_of(runs: int, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Run ``fn`` ``runs`` times; numbers become medians, the first run's other values stay."""
-    results = [fn() for _ in range(runs)]
+def medians(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Numbers become medians over the runs, the first run's other values stay."""
     out: dict[str, Any] = {}
     for key, value in results[0].items():
         values = [r[key] for r in results]
@@ -47,8 +47,15 @@ def median_of(runs: int, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
             out[key] = {k: statistics.median([v[k] for v in values]) for k in value}
         else:
             out[key] = value
-    out["runs"] = runs
+    out["runs"] = len(results)
     return out
+
+
+def alternating(runs: int, fns: dict[str, Callable[[], dict[str, Any]]]) -> dict[str, Any]:
+    """Each measurement once per round, ``runs`` rounds, then the medians of each: the ratios
+    compare runs made under the same conditions (a loaded or throttled machine hits all)."""
+    rounds = [{name: fn() for name, fn in fns.items()} for _ in range(runs)]
+    return {name: medians([r[name] for r in rounds]) for name in fns}
 
 
 def keyframe_decode(path: Path) -> dict[str, Any]:
@@ -100,27 +107,37 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _process_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _cpu_seconds(client) -> float:
+    """CPU seconds so far of this process (client, scheduler, nannies) and of every worker."""
+    return _process_cpu_s() + sum(client.run(_process_cpu_s).values())
+
+
 def scan(
     folder: Path,
     workers: int,
     checks: tuple[str, ...] = ("coverage", "integrity", "people"),
     clips: bool = True,
+    detector: str = "auto",
 ) -> dict[str, Any]:
-    """`examaudit scan` on a fresh cluster of ``workers`` processes into a fresh folder;
-    seconds exclude starting the cluster (reported apart)."""
-    from distributed import Client, LocalCluster
+    """`examaudit scan` on a fresh cluster of ``workers`` processes (the scan's own
+    :func:`~pipeline.dispatch.local_cluster`: worker processes started, the task code
+    imported, nothing of the scan loaded) into a fresh folder; seconds exclude starting the
+    cluster (reported apart, and :func:`cli_scan` times the whole command)."""
+    from distributed import Client
 
+    from pipeline.dispatch import local_cluster
     from pipeline.scan import ScanOptions, run_scan
 
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
         t0 = time.perf_counter()
-        with (
-            LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-            ) as cluster,
-            Client(cluster) as client,
-        ):
+        with local_cluster(workers) as cluster, Client(cluster) as client:
             started = time.perf_counter() - t0
+            cpu0 = _cpu_seconds(client)
             t0 = time.perf_counter()
             result = run_scan(
                 ScanOptions(
@@ -130,11 +147,12 @@ def scan(
                     checks=checks,
                     clips=clips,
                     report=clips,
-                    detector="hog",
+                    detector=detector,
                 ),
                 say=lambda m: None,
             )
             seconds = time.perf_counter() - t0
+            cpu = _cpu_seconds(client) - cpu0
             peaks = client.run(peak_rss_mb)
         import pyarrow.parquet as pq
 
@@ -143,6 +161,7 @@ def scan(
     return {
         "seconds": seconds,
         "cluster_start_s": started,
+        "cpu_s": cpu,
         "stages": {k: round(v, 3) for k, v in result.timings.items()},
         "peak_rss_mb_per_worker": max(peaks.values()),
         "samples": samples,
@@ -152,21 +171,59 @@ def scan(
     }
 
 
+def cli_scan(folder: Path, workers: int) -> dict[str, Any]:
+    """The whole `examaudit scan` command as a user runs it: interpreter start, imports,
+    cluster start, the scan, the clips and the report, until the process exits. CPU seconds
+    are the process tree's (the command and its worker processes)."""
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        command = [sys.executable, "-m", "pipeline", "scan", str(folder), "--out", f"{tmp}/ev"]
+        done = subprocess.run(
+            [*command, "--workers", str(workers)],
+            capture_output=True,
+            text=True,
+        )
+        seconds = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(f"examaudit scan {folder} exited {done.returncode}: {done.stderr}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"seconds": seconds, "cpu_s": cpu}
+
+
 def frames_decoded_by_scan(path: Path) -> int:
     """What the sampler decodes: keyframes only when they are no further apart than the
-    sampling interval, else every frame (P/B frames need their references)."""
+    sampling interval; else each GOP from its keyframe up to its last sample (P/B frames need
+    their references), the last GOP to the end. Counted from the probe's keyframes at the
+    file's frame rate (chunk borders, which decode one step again, are left out)."""
     from pipeline.inputs.config import Analysis
     from pipeline.media.probe import probe_file
     from pipeline.media.sampling import keyframe_interval
 
     probe = probe_file(path)
+    every = Analysis().sample_every_s
     gop = keyframe_interval(probe)
-    if gop is not None and Analysis().sample_every_s >= gop - 1e-3:
+    if gop is not None and every >= gop - 1e-3:
         return len(probe.keyframes_s)
-    return probe.frame_count
+    fps = probe.fps or 25.0
+    keys = sorted(probe.keyframes_s)
+    frames = 0.0
+    for start, end in zip(keys, [*keys[1:], None], strict=True):
+        if end is None:
+            frames += (probe.duration_s - start) * fps
+            continue
+        last = np.floor((end - 1e-6) / every) * every  # the GOP's last bucket start
+        frames += (max(last, start) - start) * fps + 1
+    return round(frames)
 
 
-def measure_file(spec: MediaSpec, runs: int, peers: bool) -> dict[str, Any]:
+def measure_file(spec: MediaSpec, runs: int, peers: bool, full: bool = True) -> dict[str, Any]:
+    """One recording's row; ``full`` False leaves out the 1-worker scan and the command (the
+    2-hour file: minutes each, and no goal reads them)."""
     path = recording(spec)
     with av.open(str(path)) as c:
         duration = float(c.duration) / 1e6
@@ -176,15 +233,20 @@ def measure_file(spec: MediaSpec, runs: int, peers: bool) -> dict[str, Any]:
         "duration_s": duration,
         "size_mb": round(path.stat().st_size / 1e6, 1),
     }
-    row["keyframe_decode"] = median_of(runs, lambda: keyframe_decode(path))
-    row["scan"] = median_of(runs, lambda: scan(folder, workers=2))
-    row["scan_1_worker"] = median_of(runs, lambda: scan(folder, workers=1))
-    row["coverage_only"] = median_of(runs, lambda: scan(folder, 1, ("coverage",), clips=False))
-    row["scan"]["frames_decoded"] = frames_decoded_by_scan(path)
+    k = round(SAMPLE_EVERY_S * spec.fps)
+    fns: dict[str, Callable[[], dict[str, Any]]] = {
+        "keyframe_decode": lambda: keyframe_decode(path),
+        "scan": lambda: scan(folder, workers=2),
+        "coverage_only": lambda: scan(folder, 1, ("coverage",), clips=False),
+    }
+    if full:
+        fns["scan_1_worker"] = lambda: scan(folder, workers=1)
+        fns["cli_scan"] = lambda: cli_scan(folder, 2)
     if peers:
-        k = round(SAMPLE_EVERY_S * spec.fps)
-        row["opencv_peer"] = median_of(runs, lambda: opencv_peer(path, k))
-        row["ffmpeg_peer"] = median_of(runs, lambda: ffmpeg_peer(path))
+        fns["opencv_peer"] = lambda: opencv_peer(path, k)
+        fns["ffmpeg_peer"] = lambda: ffmpeg_peer(path)
+    row.update(alternating(runs, fns))
+    row["scan"]["frames_decoded"] = frames_decoded_by_scan(path)
     return row
 
 
@@ -195,12 +257,15 @@ def scaling(runs: int) -> dict[str, Any]:
     one = centre(WORK / "scaling_1file", [path])
     pieces = split(path, WORK / "scaling_16files_src", 16)
     many = centre(WORK / "scaling_16files", pieces)
-    out = {
-        "footage": spec.name,
-        "1_file_1_worker": median_of(runs, lambda: scan(one, 1)),
-        "16_files_1_worker": median_of(runs, lambda: scan(many, 1)),
-        "16_files_2_workers": median_of(runs, lambda: scan(many, 2)),
-    }
+    out: dict[str, Any] = {"footage": spec.name}
+    out |= alternating(
+        runs,
+        {
+            "1_file_1_worker": lambda: scan(one, 1),
+            "16_files_1_worker": lambda: scan(many, 1),
+            "16_files_2_workers": lambda: scan(many, 2),
+        },
+    )
     out["speedup_2_workers_16_files"] = (
         out["16_files_1_worker"]["seconds"] / out["16_files_2_workers"]["seconds"]
     )
@@ -240,13 +305,20 @@ def summarise(row: dict[str, Any]) -> dict[str, Any]:
     s = {
         "x_real_time_keyframe_decode": d / kf,
         "x_real_time_scan": d / sc,
-        "x_real_time_scan_1_worker": d / row["scan_1_worker"]["seconds"],
         "x_real_time_coverage_only": d / row["coverage_only"]["seconds"],
         "scan_over_keyframe_decode": sc / kf,
-        "scan_1_worker_over_keyframe_decode": row["scan_1_worker"]["seconds"] / kf,
+        "cpu_s_scan": row["scan"]["cpu_s"],
+        "findings": ", ".join(row["scan"]["findings"]) or "none",
+        "runs": row["scan"]["runs"],
         "frames_decoded_per_video_s_scan": row["scan"]["frames_decoded"] / d,
         "peak_rss_mb_per_worker": row["scan"]["peak_rss_mb_per_worker"],
     }
+    if "scan_1_worker" in row:
+        s["x_real_time_scan_1_worker"] = d / row["scan_1_worker"]["seconds"]
+        s["scan_1_worker_over_keyframe_decode"] = row["scan_1_worker"]["seconds"] / kf
+    if "cli_scan" in row:
+        s["x_real_time_cli"] = d / row["cli_scan"]["seconds"]
+        s["cli_over_keyframe_decode"] = row["cli_scan"]["seconds"] / kf
     if row["scan"]["finding_s"]:
         s["frames_decoded_per_finding_s_scan"] = (
             row["scan"]["frames_decoded"] / row["scan"]["finding_s"]
@@ -260,19 +332,21 @@ def summarise(row: dict[str, Any]) -> dict[str, Any]:
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in s.items()}
 
 
-def results_path() -> Path:
+def results_path(tag: str = "") -> Path:
+    """``results/<cores>cpu-<cpu model>-<date><tag>.json`` (a tag keeps a second round of
+    the same day apart from the first)."""
     slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")[:40]
-    return RESULTS / f"{psutil.cpu_count()}cpu-{slug}-{date.today().isoformat()}.json"
+    return RESULTS / f"{psutil.cpu_count()}cpu-{slug}-{date.today().isoformat()}{tag}.json"
 
 
-def load_results() -> dict[str, Any] | None:
-    path = results_path()
+def load_results(tag: str = "") -> dict[str, Any] | None:
+    path = results_path(tag)
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def write_results(results: dict[str, Any]) -> Path:
+def write_results(results: dict[str, Any], tag: str = "") -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = results_path()
+    path = results_path(tag)
     path.write_text(json.dumps(results, indent=2, default=str))
     return path
 

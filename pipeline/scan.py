@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 from pipeline import evidence, schemas, seal
 from pipeline.checks.registry import GROUPS as CHECKS
 from pipeline.chunks import analyse, derived_sessions, mark_undecodable
-from pipeline.dispatch import collect, dask_client
+from pipeline.dispatch import collect, dask_client, warm_up_workers
 from pipeline.errors import InputError
 from pipeline.inputs.config import Site, load_site
 from pipeline.inputs.plan import plan_sessions
@@ -118,19 +119,21 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
     checks = opts.checks
     result = ScanResult(exit_code=0, evidence=out)
     detector_spec = "-"
-    if "people" in checks:
-        from pipeline.detectors import make_detector
-
-        det = make_detector(opts.detector, opts.device)
-        detector_spec = getattr(det, "spec", det.name)
-        result.detector = det.name
-        say(f"detector: {det.name} ({getattr(det, 'reason', 'as requested')})")
     with ExitStack() as stack:
+        # resolving ``auto`` may wait on a network test: it runs while the cluster starts
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
+        resolving = pool.submit(_resolve_detector, opts) if "people" in checks else None
         progress = stack.enter_context(Progress(enabled=opts.progress))
         progress.stage("cluster", total=1, unit="")
         client = stack.enter_context(dask_client(opts.workers, opts.scheduler))
+        if resolving is not None:
+            det = resolving.result()
+            detector_spec = getattr(det, "spec", det.name)
+            result.detector = det.name
+            say(f"detector: {det.name} ({getattr(det, 'reason', 'as requested')})")
         progress.advance()
         probes = _probe(client, recordings, site, out, progress)
+        warm_up_workers(client, checks, detector_spec, opts.device)
         if opts.no_schedule:
             sessions = derived_sessions(
                 client, probes, site, checks, detector_spec, opts, out, progress
@@ -173,6 +176,12 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
         result.timings["report"] = time.perf_counter() - t0
     result.exit_code = 1 if result.unreadable else 0
     return result
+
+
+def _resolve_detector(opts: ScanOptions):
+    from pipeline.detectors import make_detector
+
+    return make_detector(opts.detector, opts.device)
 
 
 def _probe(client, recordings, site: Site, out: Path, progress: Progress) -> list[FileProbe]:

@@ -6,8 +6,10 @@ a re-run, a retried task after a worker died, or a resumed run repeats no finish
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from functools import cache
+from importlib import import_module
 from pathlib import Path
 
 import numpy as np
@@ -65,11 +67,35 @@ def _one_thread_per_task() -> None:
     cv2.setNumThreads(1)
 
 
-@cache
-def _detector(spec: str, device: str):  # one per worker process
-    from pipeline.detectors import make_detector
+_detectors: dict[tuple[str, str], object] = {}
+_detectors_lock = threading.Lock()  # the warm-up thread and a task may ask at the same time
 
-    return make_detector(spec, device)
+
+def _detector(spec: str, device: str):
+    """One detector per worker process (built by :func:`warm_up` or by the first task)."""
+    with _detectors_lock:
+        if (spec, device) not in _detectors:
+            from pipeline.detectors import make_detector
+
+            _detectors[spec, device] = make_detector(spec, device)
+        return _detectors[spec, device]
+
+
+def warm_up(checks: tuple[str, ...], detector: str, device: str) -> None:
+    """What every analysis task needs, loaded once per worker as analysis starts (in a
+    thread, while the first chunk decodes): the analysers' modules, the person detector with
+    its first inference run (onnxruntime and torch allocate then) and the clock's OCR engine.
+    Without it, the first chunk of each worker loaded them before decoding."""
+    _one_thread_per_task()
+    import_module("pipeline.media.sampling")
+    analysers_for(checks)
+    if "people" in checks and detector != "-":
+        det = _detector(detector, device)
+        det.detect(np.zeros((1, 360, 640, 3), np.uint8))
+    if "integrity" in checks:
+        from pipeline.signals.clock import recognise_many
+
+        recognise_many([np.full((48, 480), 128, np.uint8)])  # the engine and its first run
 
 
 def chunk_key(probe: FileProbe, chunk, site: Site, checks: tuple[str, ...], detector: str) -> str:

@@ -76,3 +76,34 @@ def test_scheduler_address_runs_on_a_two_process_cluster(centre: Path, tmp_path:
         ("S1", pytest.approx(5.0, abs=0.1)),  # early stop
         ("S2", pytest.approx(15.0, abs=0.1)),  # between the two files
     ]
+
+
+def _loaded() -> tuple[tuple[tuple[str, str], ...], bool]:
+    """What the worker's process holds: detectors built, and whether the OCR engine is."""
+    import pipeline.signals.clock as clock
+    from pipeline import tasks
+
+    return tuple(sorted(tasks._detectors)), clock._engine is not None
+
+
+def test_workers_load_the_analysis_as_they_join(tmp_path: Path) -> None:
+    """The scan's warm-up plugin builds the detector and the OCR engine on every worker,
+    in a thread, before any chunk asks for them; a worker that joins later gets it too."""
+    import time
+
+    from distributed import Client
+
+    from pipeline.dispatch import local_cluster, warm_up_workers
+
+    with local_cluster(1) as cluster, Client(cluster) as client:
+        assert set(client.run(_loaded).values()) == {((), False)}
+        warm_up_workers(client, ("coverage", "integrity", "people"), "hog", "cpu")
+        cluster.scale(2)
+        client.wait_for_workers(2)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            states = list(client.run(_loaded).values())
+            if len(states) == 2 and all(s == ((("hog", "cpu"),), True) for s in states):
+                break
+            time.sleep(0.2)
+        assert states == [((("hog", "cpu"),), True)] * 2

@@ -68,16 +68,22 @@ def test_keyframes_only_when_the_interval_allows(clip, probe):
     assert np.array_equal(batches[1].prev, batches[0].frames[-1])
 
 
-def test_keyframes_only_decodes_nothing_else(clip, probe, monkeypatch):
-    """Count frames the decoder hands out: keyframes mode must not decode P/B frames."""
-    seen = []
-    original = av.VideoFrame.to_ndarray
+def spy_on(monkeypatch, cls, method: str, what) -> list:
+    """Record ``what(obj)`` for every call of ``cls.method`` (PyAV's frames and packets)."""
+    seen: list = []
+    original = getattr(cls, method)
 
     def spy(self, *args, **kwargs):
-        seen.append(self.key_frame)
+        seen.append(what(self))
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(av.VideoFrame, "to_ndarray", spy)
+    monkeypatch.setattr(cls, method, spy)
+    return seen
+
+
+def test_keyframes_only_decodes_nothing_else(clip, probe, monkeypatch):
+    """Count frames the decoder hands out: keyframes mode must not decode P/B frames."""
+    seen = spy_on(monkeypatch, av.VideoFrame, "to_ndarray", lambda frame: frame.key_frame)
     sample_all(clip, probe, Analysis(sample_every_s=4.0, chunk_s=100.0))
     assert seen and all(seen)
     assert len(seen) == 5  # 0, 4, 8, 12, 16: keyframes of skipped buckets are not decoded
@@ -90,6 +96,26 @@ def test_every_kth_frame_when_sampling_is_denser_than_the_gop(clip, probe):
     whole = sample_chunk(clip, Chunk(0, 0.0, probe.duration_s), analysis, probe)
     assert np.array_equal(whole.t_s, t)
     assert np.array_equal(whole.frames, np.concatenate([b.frames for b in batches]))
+
+
+@pytest.mark.parametrize("bframes", [0, 2])
+def test_long_gop_decodes_up_to_the_last_sample_of_each_gop(tmp_path, monkeypatch, bframes):
+    """Keyframes 5 s apart, a sample every 2 s: each GOP is decoded up to its last sample
+    (4 s of 5) and no further, and the samples are those of decoding every frame."""
+    clip = write_clip(tmp_path / "long.mp4", 20, fps=10, gop_s=5.0, bframes=bframes)
+    probe = probe_file(clip)
+    analysis = Analysis(sample_every_s=2.0, chunk_s=100.0, width=80)
+    every_t, every_f = decode_window(clip, 0.0, probe.duration_s, width=80)
+    first = np.unique(np.floor(every_t / 2.0 + 1e-6), return_index=True)[1]
+    decoded = spy_on(monkeypatch, av.Packet, "decode", lambda packet: packet.pts)
+    batches, t = sample_all(clip, probe, analysis)
+    assert np.allclose(t, every_t[first])
+    assert np.array_equal(np.concatenate([b.frames for b in batches]), every_f[first])
+    # 200 frames; after the last sample of a GOP, the rest of it is skipped: 4.1-4.9 s,
+    # 8.1-9.9 s and 14.1-14.9 s (the last GOP is decoded to the end); B-frames delay the
+    # decoder's output, so a few more frames are decoded before it shows the sample
+    skipped = 9 + 19 + 9
+    assert 200 - skipped <= len([p for p in decoded if p is not None]) <= 200 - skipped + 6
 
 
 def test_sample_times_are_file_offsets(tmp_path):

@@ -186,3 +186,70 @@ def test_static_filter_on_real_clips_and_plates(real_data):
     assert sum(r["desk_plate"]["frames_with_detection"] for r in res.values()) > 0, (
         "the plates no longer fool the detector: this test no longer tests the filter"
     )
+
+
+def _reference_lookalikes(samples):
+    """The per-sample loop the array version replaced (same rules, one IoU per sample)."""
+    from pipeline.findings import static as st
+
+    lim = st.LookalikeTest.of()
+    n = len(samples)
+    seed_until = max(1, int(np.ceil(st.EDGE_SHARE * n)))
+    refs: list[np.ndarray] = []
+    for boxes, _ in samples[:seed_until]:
+        for b in boxes:
+            if not refs or st._iou(b, np.array(refs)).max() < st.MATCH_IOU:
+                refs.append(b)
+    found = []
+    for ref in refs:
+        hits, moving, clear = [], 0, 0
+        for i, (boxes, motion) in enumerate(samples):
+            iou = st._iou(ref, boxes)
+            if not len(iou) or iou.max() < st.MATCH_IOU:
+                continue
+            j = int(iou.argmax())
+            hits.append(i)
+            others = np.delete(boxes, j, axis=0)
+            b = boxes[j]
+            inter = np.clip(
+                np.minimum(b[2], others[:, 2]) - np.maximum(b[0], others[:, 0]), 0, None
+            ) * np.clip(np.minimum(b[3], others[:, 3]) - np.maximum(b[1], others[:, 1]), 0, None)
+            covered = bool((inter / max((b[2] - b[0]) * (b[3] - b[1]), 1e-9) >= st.OVERLAP).any())
+            if not np.isnan(motion[j]) and not covered:
+                clear += 1
+                moving += int(motion[j] >= lim.moving)
+        if len(hits) < lim.min_share * n or hits[-1] < n - seed_until or clear < st.MIN_CLEAR:
+            continue
+        if moving <= lim.max_moving_share * clear:
+            found.append((tuple(map(float, ref)), len(hits), moving, clear))
+    return found
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_lookalike_search_matches_the_per_sample_rules(seed):
+    """Random sessions with a still poster, people who come, go and overlap it, unknown
+    motion, empty samples: the array search finds what the per-sample loop finds."""
+    rng = np.random.default_rng(seed)
+    poster = np.array([0.2, 0.3, 0.3, 0.7])
+    samples = []
+    for _ in range(int(rng.integers(20, 120))):
+        boxes, motion = [], []
+        if rng.random() < 0.8:  # the poster, jittered, mostly still
+            boxes.append(poster + rng.normal(0, 0.01, 4))
+            motion.append(np.nan if rng.random() < 0.1 else float(rng.random() < 0.04) * 0.05)
+        for _ in range(int(rng.integers(0, 4))):  # people, some in front of the poster
+            x, y = rng.random(2) * 0.8
+            boxes.append(np.array([x, y, x + 0.1 + 0.1 * rng.random(), y + 0.3]))
+            motion.append(float(rng.random() * 0.05))
+        order = rng.permutation(len(boxes))
+        samples.append(
+            (
+                np.array([boxes[k] for k in order], np.float64).reshape(-1, 4),
+                np.array([motion[k] for k in order], np.float64),
+            )
+        )
+    got = [
+        (f.box, f.samples, round(f.moving_share * f.clear_samples), f.clear_samples)
+        for f in find_lookalikes(samples)
+    ]
+    assert got == _reference_lookalikes(samples)

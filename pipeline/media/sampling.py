@@ -4,7 +4,8 @@ Samples sit on a grid anchored at the file's start: a frame is kept when it is t
 decoded in its ``sample_every_s`` bucket, so chunks cut anywhere give the same samples as one
 pass over the whole file. When the sampling interval is at least the keyframe interval, only
 keyframes are decoded (``skip_frame = "NONKEY"`` and non-key packets never reach the decoder);
-otherwise every frame is decoded (P/B frames need their references) and every k-th is kept.
+otherwise every frame is decoded from each keyframe up to the GOP's last sample (P/B frames
+need their references) and every k-th is kept; the rest of the GOP is not decoded.
 Frames are scaled to ``analysis.width`` by swscale inside PyAV; full-resolution pixels never
 become numpy arrays, except a small crop of the luma plane around the burned-in clock, kept at
 native resolution because OCR cannot read digits at analysis size.
@@ -26,20 +27,17 @@ from pathlib import Path
 
 import av
 import numpy as np
-from av.video.reformatter import VideoReformatter
 
 from pipeline.errors import RecordingError
 from pipeline.inputs.config import Analysis
-from pipeline.media.frames import FrameBatch
+from pipeline.media.frames import FrameBatch, Scaler, scaled_size
 from pipeline.records import FileProbe
 
-# swscale method: area averaging is both the right filter for a large downscale (it averages
-# sensor noise the same way at every scale) and, measured on 1080p, faster than bilinear
-INTERPOLATION = "AREA"
 # without a configured clock region, keep these bands (top and bottom) for OCR to search
 CLOCK_BAND = 0.12
 CLOCK_MAX_WIDTH = 1280  # wider luma crops are decimated by an integer stride
 _EPS = 1e-6
+_KEY_SLACK = 1e-3  # probe and sampler count file seconds from the same first pts
 _LUMA_FORMATS = ("yuv", "nv12", "nv21", "gray")
 
 
@@ -93,30 +91,6 @@ def plan_chunks(probe: FileProbe, analysis: Analysis) -> list[Chunk]:
         cuts.append(cut)
     ends = [*cuts[1:], duration]
     return [Chunk(i, a, b) for i, (a, b) in enumerate(zip(cuts, ends, strict=True))]
-
-
-class Scaler:
-    """FFmpeg's scaler (swscale) with its context kept across frames.
-
-    ``frame.to_ndarray(width=..., ...)`` builds a new scaling context for every frame, and
-    setting one up (its filter tables) costs several times the scaling itself; one
-    ``VideoReformatter`` per pass reuses it while size and format stay the same.
-    """
-
-    def __init__(self) -> None:
-        self._reformatter = VideoReformatter()
-
-    def __call__(self, frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
-        scaled = self._reformatter.reformat(
-            frame, width=width, height=height, format="bgr24", interpolation=INTERPOLATION
-        )
-        return scaled.to_ndarray()
-
-
-def _scaled_size(width: int, height: int, target: int) -> tuple[int, int]:
-    w = min(int(target), int(width)) if width else int(target)
-    h = round(w * height / width) if width else w
-    return max(w, 2), max(h, 2)
 
 
 def _clock_box(
@@ -196,7 +170,7 @@ def _video(path: Path, width: int, probe: FileProbe | None = None) -> Iterator[_
             raise RecordingError(path, f"implausible picture size {full_w}x{full_h}")
         if stream.time_base is None:
             raise RecordingError(path, "video stream has no time base")
-        out_w, out_h = _scaled_size(full_w, full_h, width)
+        out_w, out_h = scaled_size(full_w, full_h, width)
         first_pts = stream.start_time if stream.start_time is not None else 0
         yield _Video(
             path,
@@ -276,9 +250,30 @@ def sample_chunk(
             keys.append(bool(frame.key_frame) or int(frame.pict_type) == 1)
             return True
 
+        key_times = np.sort(np.asarray(probe.keyframes_s, dtype=np.float64))
+
+        def tail_of_gop(packet: av.Packet) -> bool:
+            """A non-key packet after this GOP's last sample: the next bucket opens at or
+            after the next keyframe, so nothing decoded before that keyframe is needed (in a
+            10 s GOP sampled every 2 s, its last 2 s)."""
+            if last_bucket is None or packet.pts is None or not len(key_times):
+                return False
+            t_pkt = video.t_of(packet.pts)
+            if math.floor(t_pkt / every + _EPS) > last_bucket:
+                return False  # its bucket is not sampled yet (or the output lags behind)
+            later = np.searchsorted(key_times, t_pkt + _EPS, side="right")
+            return (
+                later < len(key_times)
+                and (last_bucket + 1) * every >= key_times[later] - _KEY_SLACK
+            )
+
         try:
             for packet in container.demux(stream):
-                if keyframes_only and packet.size and not packet.is_keyframe:
+                if (
+                    packet.size
+                    and not packet.is_keyframe
+                    and (keyframes_only or tail_of_gop(packet))
+                ):
                     continue
                 if keyframes_only and packet.pts is not None and packet.size:
                     # a keyframe past the chunk, or in an already sampled bucket, is not decoded

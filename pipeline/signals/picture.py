@@ -75,20 +75,30 @@ def change(a: np.ndarray, b: np.ndarray, motion_level: float | None = None) -> t
     """
     if motion_level is None:
         motion_level = float(Rules().value("motion_level"))
-    d = cv2.subtract(a, b, dtype=cv2.CV_32F)
-    # the change of overall brightness, taken robustly: the median block, so a small region
-    # that changed a lot (the clock) does not shift it for the whole picture
-    shift = float(np.median(cv2.resize(d, (8, 8), interpolation=cv2.INTER_AREA)))
+    d, shift = _difference(a, b)
     moved = cv2.blur(cv2.subtract(d, (shift, 0.0, 0.0, 0.0)), (3, 3))
     motion = float(np.count_nonzero(cv2.absdiff(moved, (0.0, 0.0, 0.0, 0.0)) > motion_level))
+    return _trimmed_mean(d, shift), motion / d.size
+
+
+def _difference(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
+    """``a - b`` as float32 and the change of overall brightness, taken robustly: the median
+    block, so a small region that changed a lot (the clock) does not shift the whole picture."""
+    d = cv2.subtract(a, b, dtype=cv2.CV_32F)
+    return d, float(np.median(cv2.resize(d, (8, 8), interpolation=cv2.INTER_AREA)))
+
+
+def _trimmed_mean(d: np.ndarray, shift: float) -> float:
+    """Mean ``|d - shift|`` over the 8x8 blocks, the most changed ones left out."""
     d = cv2.absdiff(d, (shift, 0.0, 0.0, 0.0))
     blocks = np.sort(cv2.resize(d, (8, 8), interpolation=cv2.INTER_AREA).ravel())
-    return float(blocks[:TRIM_BLOCKS].mean()), motion / d.size
+    return float(blocks[:TRIM_BLOCKS].mean())
 
 
 def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """``frame_diff`` of :func:`change`."""
-    return change(a, b)[0]
+    """``frame_diff`` of :func:`change`, without the motion it does not need (the keyframe
+    repeat test compares each keyframe with up to four earlier pictures)."""
+    return _trimmed_mean(*_difference(a, b))
 
 
 def without_overlay(
