@@ -47,6 +47,7 @@ from pipeline.findings.motion_index import (
     WINDOW,
     candidate_pairs,
     grid_vectors,
+    sample_order,
     window_keys,
     window_starts,
 )
@@ -87,19 +88,10 @@ def find_loops(timeline: pa.Table, contexts: Sequence[SessionContext], rules: Ru
     cameras = np.asarray(timeline["camera_id"].to_pylist(), dtype=object)[keep]
 
     # one row per (file, offset), files in order of their first time, samples in file order
-    first_t: dict[str, float] = {}
-    for name, ti in zip(files, t, strict=True):
-        first_t[name] = min(first_t.get(name, ti), ti)
-    rank = {name: r for r, name in enumerate(sorted(first_t, key=lambda f: (first_t[f], f)))}
-    file_rank = np.fromiter((rank[f] for f in files), dtype=np.int64, count=len(files))
-    order = np.lexsort((tf, file_rank))
-    grids, t, files, tf, sessions, cameras, file_rank = (
-        a[order] for a in (grids, t, files, tf, sessions, cameras, file_rank)
-    )
-    dup = np.zeros(len(t), dtype=bool)
-    dup[1:] = (file_rank[1:] == file_rank[:-1]) & (np.abs(tf[1:] - tf[:-1]) < 1e-3)
-    grids, t, files, tf, sessions, cameras, file_rank = (
-        a[~dup] for a in (grids, t, files, tf, sessions, cameras, file_rank)
+    names, code = np.unique(files.astype(str), return_inverse=True)
+    order, file_rank, _ = sample_order(code, list(names), t, tf)
+    grids, t, files, tf, sessions, cameras = (
+        a[order] for a in (grids, t, files, tf, sessions, cameras)
     )
     u, moving = grid_vectors(list(grids))
     step = sample_step(tf, file_rank)

@@ -37,6 +37,27 @@ def grid_vectors(values: Sequence[bytes | None] | np.ndarray) -> tuple[np.ndarra
     return u, moving
 
 
+def sample_order(
+    code: np.ndarray, names: Sequence[str], t: np.ndarray, tf: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The order in which the loop search reads samples: files ranked by their first time
+    (then name), samples in file order, a sample analysed twice (overlapping chunks) once.
+
+    ``code`` indexes ``names`` per sample; returns the kept samples' indices in that order,
+    their file ranks, and the file names by rank."""
+    first = np.full(len(names), np.inf)
+    np.minimum.at(first, code, t)
+    by_time = sorted(range(len(names)), key=lambda k: (first[k], names[k]))
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[by_time] = np.arange(len(names))
+    ranks = rank[code]
+    order = np.lexsort((tf, ranks))
+    r, f = ranks[order], tf[order]
+    keep = np.ones(len(order), dtype=bool)
+    keep[1:] = (r[1:] != r[:-1]) | (np.abs(f[1:] - f[:-1]) >= 1e-3)
+    return order[keep], r[keep], [names[k] for k in by_time]
+
+
 def _planes(dim: int) -> np.ndarray:
     """The fixed random hyperplanes: the same in every scan, so fingerprints stay comparable
     across evidence folders (crosscheck)."""

@@ -37,6 +37,7 @@ from pipeline.findings.motion_index import (
     BANDS,
     band_pairs,
     grid_vectors,
+    sample_order,
     window_keys,
     window_starts,
 )
@@ -89,18 +90,8 @@ def load_samples(folder: Path) -> Samples:
     names, code = encoded.dictionary.to_pylist(), encoded.indices.to_numpy()
     t = fp["t"].cast(pa.int64()).to_numpy(zero_copy_only=False) / 1000.0
     tf = np.asarray(fp["t_file_s"].to_numpy(zero_copy_only=False), dtype=np.float64)
-    first = np.full(len(names), np.inf)
-    np.minimum.at(first, code, t)
-    by_time = sorted(range(len(names)), key=lambda k: (first[k], names[k]))
-    files = [names[k] for k in by_time]
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[by_time] = np.arange(len(names))
-    ranks = rank[code]
-    order = np.lexsort((tf, ranks))
-    ranks, t, tf = ranks[order], t[order], tf[order]
-    keep = np.ones(len(order), dtype=bool)  # a sample analysed twice (overlapping chunks)
-    keep[1:] = (ranks[1:] != ranks[:-1]) | (np.abs(tf[1:] - tf[:-1]) >= 1e-3)
-    order, ranks, t, tf = order[keep], ranks[keep], t[keep], tf[keep]
+    order, ranks, files = sample_order(code, names, t, tf)
+    t, tf = t[order], tf[order]
     grids = fp["motion_grid"].take(pa.array(order)).combine_chunks()  # fixed 64 bytes, no nulls
     cells = np.frombuffer(
         grids.buffers()[1], dtype=np.uint8, count=64 * len(grids), offset=64 * grids.offset
