@@ -40,7 +40,7 @@ def analyse(
     from pipeline import unscheduled as un
 
     failures: dict[str, list[tuple[Any, str]]] = {}
-    empty = schemas.TIMELINE.empty_table()
+    empty = schemas.empty(schemas.TIMELINE)
     if not any(c in checks for c in ("integrity", "people")):
         return empty, empty, failures
     workers = sum(client.nthreads().values()) or 1
@@ -72,7 +72,7 @@ def analyse(
 def _sorted(tables: Sequence[pa.Table | None]) -> pa.Table:
     tables = [t for t in tables if t is not None and t.num_rows]
     if not tables:
-        return schemas.TIMELINE.empty_table()
+        return schemas.empty(schemas.TIMELINE)
     return pa.concat_tables(tables).sort_by([("camera_id", "ascending"), ("t", "ascending")])
 
 

@@ -101,6 +101,10 @@ class FileProbe:
     has_audio: bool = False
     error: str | None = None
     partial: bool = False  # with an error: the video before the damage is still usable
+    # some packet's pts differs from its dts (B-frames, composition offsets); True when not
+    # known. Only without reordering may the sampler let the demuxer drop non-key packets:
+    # FFmpeg's MP4 demuxer then mis-assigns composition offsets to the packets it keeps
+    reordered: bool = True
 
     @property
     def end(self) -> datetime | None:

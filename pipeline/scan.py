@@ -133,7 +133,9 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
             say(f"detector: {det.name} ({getattr(det, 'reason', 'as requested')})")
         progress.advance()
         probes = _probe(client, recordings, site, out, progress)
-        warm_up_workers(client, checks, detector_spec, opts.device)
+        # not waited for: the workers' replies come late while their warm-up threads import
+        # and load models (measured: ~1 s of the client idle before the first chunk went out)
+        warming = pool.submit(warm_up_workers, client, checks, detector_spec, opts.device)
         if opts.no_schedule:
             sessions = derived_sessions(
                 client, probes, site, checks, detector_spec, opts, out, progress
@@ -146,6 +148,8 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
         timeline, outside, failures = analyse(
             client, contexts, probes, site, checks, detector_spec, opts, out, progress
         )
+        if warming.exception() is not None:  # only a lost head start: tasks load on demand
+            log.warning("worker warm-up not registered: %s", warming.exception())
         if failures:  # undecodable chunks count as lost video, like a gap inside the file
             probes = [
                 mark_undecodable(p, failures[str(p.path)]) if str(p.path) in failures else p

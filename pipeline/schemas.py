@@ -244,4 +244,6 @@ TABLES: dict[str, pa.Schema] = {
 
 
 def empty(schema: pa.Schema) -> pa.Table:
-    return schema.empty_table()
+    # not schema.empty_table(): that converts through pyarrow's pandas shim, importing pandas
+    # (0.5 s) in the client just before the first chunk is submitted
+    return pa.Table.from_batches([], schema=schema)

@@ -24,7 +24,7 @@ from pipeline.records import FileProbe, Recording
 from pipeline.signals import AnalysisContext, run_analysers
 
 ANALYSIS_VERSION = "7"  # bump when analysers change what they compute
-PROBE_VERSION = "3"  # bump when the probe changes what it records
+PROBE_VERSION = "4"  # bump when the probe changes what it records
 
 
 def probe_task(recording: Recording, evidence_dir: str) -> FileProbe:

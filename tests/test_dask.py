@@ -107,3 +107,44 @@ def test_workers_load_the_analysis_as_they_join(tmp_path: Path) -> None:
                 break
             time.sleep(0.2)
         assert states == [((("hog", "cpu"),), True)] * 2
+
+
+def _worker_state() -> tuple[str | None, bool, int, bool, bool]:
+    """What a scan worker runs with: its malloc setting, whether pandas got imported by an
+    Arrow conversion, the table's rows, whether importing pandas is refused, and whether
+    Ctrl-C (SIGINT) is ignored (the client stops the workers)."""
+    import os
+    import signal
+    import sys
+
+    import numpy as np
+    import pyarrow as pa
+
+    table = pa.table({"a": pa.array(np.arange(3.0)), "b": pa.array(["x", None, "z"])})
+    assert table.column("a").to_numpy().tolist() == [0.0, 1.0, 2.0]
+    try:
+        import pandas  # noqa: F401
+
+        refused = False
+    except ImportError:
+        refused = True
+    return (
+        os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+        "pandas" in sys.modules and sys.modules["pandas"] is not None,
+        table.num_rows,
+        refused,
+        signal.getsignal(signal.SIGINT) is signal.SIG_IGN,
+    )
+
+
+def test_scan_workers_keep_malloc_defaults_leave_pandas_out_and_ignore_ctrl_c() -> None:
+    """Dask's nanny would set MALLOC_TRIM_THRESHOLD_ (which made onnxruntime 2-5x slower in
+    the workers) and pyarrow imports pandas on its first conversion; the scan's own workers
+    have neither, Arrow conversions still work there, and SIGINT is left to the client."""
+    from distributed import Client
+
+    from pipeline.dispatch import local_cluster
+
+    with local_cluster(1) as cluster, Client(cluster) as client:
+        state = client.submit(_worker_state, pure=False).result()
+    assert state == (None, False, 3, True, True)

@@ -349,3 +349,26 @@ def test_camera_and_start_from_manifest_and_creation_time(tmp_path: Path) -> Non
     assert [(g["start"].strftime("%H:%M:%S"), g["end"].strftime("%H:%M:%S")) for g in gaps] == [
         ("00:30:20", "00:30:40")  # between the manifest's file and the tagged one
     ]
+
+
+def test_cache_tables_read_without_pyarrow_dataset(tmp_path: Path) -> None:
+    """A cache lookup (miss, hit, damaged file) reads one Parquet file as one: pq.read_table
+    would import pyarrow.dataset (0.47 s on the first lookup of every worker)."""
+    code = f"""
+import sys
+import pyarrow as pa
+from pathlib import Path
+from pipeline.evidence import Cache
+cache = Cache(Path({str(tmp_path)!r}))
+assert cache.get_table("timeline", "k") is None
+cache.put_table("timeline", "k", pa.table({{"a": [1, 2]}}))
+assert cache.get_table("timeline", "k").column("a").to_pylist() == [1, 2]
+cache._path("timeline", "k", ".parquet").write_bytes(b"not parquet")
+assert cache.get_table("timeline", "k") is None
+print("pyarrow.dataset" in sys.modules)
+"""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert done.stdout.strip() == "False"

@@ -68,6 +68,28 @@ def test_keyframes_only_when_the_interval_allows(clip, probe):
     assert np.array_equal(batches[1].prev, batches[0].frames[-1])
 
 
+def test_demuxer_drops_non_key_packets_only_without_reordering(clip, probe, tmp_path, monkeypatch):
+    """Without B-frames the MP4 demuxer itself discards non-key packets (the sampler never sees
+    them) and the samples are those of the packet-by-packet path; with B-frames (the demuxer
+    would misplace their pts) the sampler keeps skipping packets itself."""
+    assert probe.reordered  # the module's clip has B-frames
+    plain = write_clip(tmp_path / "plain.mp4", 20, fps=10, bframes=0)
+    plain_probe = probe_file(plain)
+    assert not plain_probe.reordered
+    analysis = Analysis(sample_every_s=2.0, chunk_s=8.0, width=160)
+    packets = spy_on(monkeypatch, av.Packet, "decode", lambda packet: packet.is_keyframe)
+    fast, t_fast = sample_all(plain, plain_probe, analysis)
+    assert np.allclose(t_fast, plain_probe.keyframes_s)
+    seen_fast = len(packets)
+    slow, t_slow = sample_all(plain, replace(plain_probe, reordered=True), analysis)
+    assert np.array_equal(t_fast, t_slow)
+    for a, b in zip(fast, slow, strict=True):
+        assert np.array_equal(a.frames, b.frames)
+    assert seen_fast == len(packets) - seen_fast  # the same key packets reach the decoder
+    _, t_b = sample_all(clip, probe, analysis)
+    assert np.allclose(t_b, probe.keyframes_s)  # B-frames: still exactly the keyframes
+
+
 def spy_on(monkeypatch, cls, method: str, what) -> list:
     """Record ``what(obj)`` for every call of ``cls.method`` (PyAV's frames and packets)."""
     seen: list = []

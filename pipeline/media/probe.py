@@ -180,14 +180,17 @@ def _probe_packets(path: Path, base: dict, start: datetime | None) -> FileProbe:
         key_list: list[int] = []
         dur_list: list[int] = []
         read_error: str | None = None
+        reordered = False
         try:
             for packet in container.demux(stream):
+                dts = packet.dts
                 if packet.pts is None:
-                    if packet.dts is None:
+                    if dts is None:
                         continue  # flush packet
-                    pts = packet.dts
+                    pts = dts
                 else:
                     pts = packet.pts
+                    reordered = reordered or (dts is not None and dts != pts)
                 pts_list.append(pts)
                 key_list.append(packet.is_keyframe)
                 dur_list.append(packet.duration or 0)
@@ -241,4 +244,5 @@ def _probe_packets(path: Path, base: dict, start: datetime | None) -> FileProbe:
         has_audio=has_audio,
         error=error,
         partial=partial,
+        reordered=reordered,
     )

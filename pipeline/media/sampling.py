@@ -3,9 +3,10 @@
 Samples sit on a grid anchored at the file's start: a frame is kept when it is the first one
 decoded in its ``sample_every_s`` bucket, so chunks cut anywhere give the same samples as one
 pass over the whole file. When the sampling interval is at least the keyframe interval, only
-keyframes are decoded (``skip_frame = "NONKEY"`` and non-key packets never reach the decoder);
-otherwise every frame is decoded from each keyframe up to the GOP's last sample (P/B frames
-need their references) and every k-th is kept; the rest of the GOP is not decoded.
+keyframes are decoded (``skip_frame = "NONKEY"``; non-key packets are discarded by the demuxer
+or skipped before the decoder); otherwise every frame is decoded from each keyframe up to the
+GOP's last sample (P/B frames need their references) and every k-th is kept; the rest of the
+GOP is not decoded.
 Frames are scaled to ``analysis.width`` by swscale inside PyAV; full-resolution pixels never
 become numpy arrays, except a small crop of the luma plane around the burned-in clock, kept at
 native resolution because OCR cannot read digits at analysis size.
@@ -214,6 +215,12 @@ def sample_chunk(
         boxes, stride = _clock_box(clock_region, full_w, full_h)
         if keyframes_only:
             ctx.skip_frame = "NONKEY"
+            if not probe.reordered:
+                # and the demuxer drops non-key packets itself where it can (MP4/MOV): 49 of
+                # every 50 packets of a GOP-50 file never become Python objects (the packet
+                # check below stays for containers that ignore this). Not with B-frames: the
+                # MP4 demuxer then gives the packets it keeps the wrong pts
+                stream.discard = av.stream.Discard.nonkey
         video.seek(max(0.0, chunk.start_s - every) if chunk.start_s > 0 else 0.0)
 
         scale = Scaler()
