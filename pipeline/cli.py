@@ -158,6 +158,9 @@ def cmd_samples(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
+    from pipeline.worker_init import leave_out_unused
+
+    leave_out_unused()  # pyarrow would import pandas on its first conversion: 0.2-0.5 s
     from pipeline.checks.registry import parse_checks
     from pipeline.scan import ScanOptions, run_scan
 

@@ -1,4 +1,5 @@
-"""Set-up of the scan's own worker processes, run by Dask as each starts (a preload module).
+"""Set-up of the scan's own worker processes, run by Dask as each starts (a preload module),
+and what of it the ``examaudit scan`` command's own process shares (:func:`leave_out_unused`).
 
 - Ctrl-C is the client's: a terminal sends SIGINT to the whole process group, and a worker
   dying of it before the client noticed would be collected as a failed chunk, so the scan
@@ -9,8 +10,10 @@
   scan. An import hook makes ``import pandas`` fail in these processes, which pyarrow takes as
   "not installed".
 
-Only workers of :func:`pipeline.dispatch.local_cluster` load this; the client and the workers
-of a cluster given with ``--scheduler`` are left as they are.
+Only workers of :func:`pipeline.dispatch.local_cluster` load this, and the ``scan`` command
+leaves pandas out of its own process too (the scan never uses it); a library caller of
+:func:`pipeline.scan.run_scan` and the workers of a cluster given with ``--scheduler`` are left
+as they are.
 """
 
 from __future__ import annotations
@@ -18,25 +21,44 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from importlib.abc import MetaPathFinder
+from importlib.abc import Loader, MetaPathFinder
+from importlib.machinery import ModuleSpec
 
 UNUSED = frozenset({"pandas"})
 
 
-class _Unused(MetaPathFinder):
-    """Refuses to import the modules a scan worker never uses."""
+class _Unused(MetaPathFinder, Loader):
+    """Finds the modules a scan worker never uses, and fails to load them.
+
+    ``find_spec`` answers with a spec without origin instead of raising: libraries probe with
+    ``importlib.util.find_spec`` (torch's dynamo does, as YOLO loads) and take no origin as
+    nothing to look at; an actual ``import`` then raises ModuleNotFoundError, which pyarrow
+    and others take as "not installed"."""
 
     def find_spec(self, name, path=None, target=None):
         if name.partition(".")[0] in UNUSED:
-            raise ModuleNotFoundError(f"{name}: not loaded in ExamAudit's scan workers", name=name)
+            return ModuleSpec(name, self)
         return None
+
+    def create_module(self, spec):
+        raise ModuleNotFoundError(
+            f"{spec.name}: not loaded in ExamAudit's scan processes", name=spec.name
+        )
+
+    def exec_module(self, module) -> None:  # never reached: create_module raises
+        raise ModuleNotFoundError(module.__name__, name=module.__name__)
+
+
+def leave_out_unused() -> None:
+    """Refuse the imports in :data:`UNUSED` from now on in this process (not once loaded)."""
+    if not any(name in sys.modules for name in UNUSED) and not any(
+        isinstance(f, _Unused) for f in sys.meta_path
+    ):
+        sys.meta_path.insert(0, _Unused())
 
 
 def dask_setup(worker=None) -> None:
     """Called by Dask once per worker process, before any task."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if not any(name in sys.modules for name in UNUSED) and not any(
-        isinstance(f, _Unused) for f in sys.meta_path
-    ):
-        sys.meta_path.insert(0, _Unused())
+    leave_out_unused()

@@ -113,6 +113,7 @@ def _worker_state() -> tuple[str | None, bool, int, bool, bool]:
     """What a scan worker runs with: its malloc setting, whether pandas got imported by an
     Arrow conversion, the table's rows, whether importing pandas is refused, and whether
     Ctrl-C (SIGINT) is ignored (the client stops the workers)."""
+    import importlib.util
     import os
     import signal
     import sys
@@ -122,6 +123,8 @@ def _worker_state() -> tuple[str | None, bool, int, bool, bool]:
 
     table = pa.table({"a": pa.array(np.arange(3.0)), "b": pa.array(["x", None, "z"])})
     assert table.column("a").to_numpy().tolist() == [0.0, 1.0, 2.0]
+    # probing for it must not raise (torch's dynamo does as YOLO loads); nothing to look at
+    assert importlib.util.find_spec("pandas").origin is None
     try:
         import pandas  # noqa: F401
 
@@ -148,3 +151,39 @@ def test_scan_workers_keep_malloc_defaults_leave_pandas_out_and_ignore_ctrl_c() 
     with local_cluster(1) as cluster, Client(cluster) as client:
         state = client.submit(_worker_state, pure=False).result()
     assert state == (None, False, 3, True, True)
+
+
+@pytest.mark.slow
+def test_yolo_scan_on_the_scans_own_workers(centre: Path, tmp_path: Path) -> None:
+    """The YOLO plumbing (an untrained network from its YAML) through the scan's local
+    cluster: its workers' set-up must not break what ultralytics and torch import."""
+    pytest.importorskip("ultralytics")
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "scan",
+            str(centre),
+            "--out",
+            str(tmp_path / "ev"),
+            "--workers",
+            "2",
+            "--detector",
+            "yolo:yolo11n.yaml",
+            "--no-clips",
+            "--no-report",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "detector: yolo" in done.stderr
+    assert len(pq.read_table(tmp_path / "ev" / "timeline.parquet")) > 0
