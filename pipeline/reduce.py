@@ -21,7 +21,7 @@ from pipeline.records import Event, ExamSession, FileProbe
 
 def _session_timeline(tables: pa.Table, s: ExamSession) -> pa.Table:
     if tables.num_rows == 0:
-        return schemas.TIMELINE.empty_table()
+        return schemas.empty(schemas.TIMELINE)
     mask = pc.and_(
         pc.equal(tables["camera_id"], s.camera_id),
         pc.and_(
@@ -121,7 +121,7 @@ def reduce_batch(
             }
         )
         progress.advance()
-    full = pa.concat_tables(timelines) if timelines else schemas.TIMELINE.empty_table()
+    full = pa.concat_tables(timelines) if timelines else schemas.empty(schemas.TIMELINE)
     events.extend(runner.batch_events(full, contexts, site, checks, outside=outside))
     events = runner.refine(events, {p.path.name: p for p in probes}, site)
     for row, ctx in zip(rows, contexts, strict=True):

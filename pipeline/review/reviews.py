@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.evidence import evidence_lock
-from pipeline.schemas import REVIEWS
+from pipeline.schemas import REVIEWS, empty
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -71,7 +71,7 @@ def load_reviews(evidence_dir: Path) -> pa.Table:
     """The log (tables written before the chain existed read with null chain columns)."""
     path = reviews_path(evidence_dir)
     if not path.exists():
-        return REVIEWS.empty_table()
+        return empty(REVIEWS)
     return pq.read_table(path, schema=REVIEWS)
 
 
