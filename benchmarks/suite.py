@@ -125,17 +125,25 @@ def scan(
     detector: str = "auto",
 ) -> dict[str, Any]:
     """`examaudit scan` on a fresh cluster of ``workers`` processes (the scan's own
-    :func:`~pipeline.dispatch.local_cluster`: worker processes started, the task code
-    imported, nothing of the scan loaded) into a fresh folder; seconds exclude starting the
-    cluster (reported apart, and :func:`cli_scan` times the whole command)."""
+    :func:`~pipeline.dispatch.local_cluster`: worker processes started with the task code
+    imported and the analysis's models loaded, as the command starts them) into a fresh
+    folder; seconds exclude starting the cluster (reported apart, and :func:`cli_scan` times
+    the whole command)."""
     from distributed import Client
 
-    from pipeline.dispatch import local_cluster
+    from pipeline.detectors import make_detector
+    from pipeline.dispatch import local_cluster, needs_warm_up
     from pipeline.scan import ScanOptions, run_scan
+    from pipeline.worker_init import leave_out_unused
 
+    leave_out_unused()  # as the command does in its own process (pyarrow would load pandas)
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
         t0 = time.perf_counter()
-        with local_cluster(workers) as cluster, Client(cluster) as client:
+        warm = None  # what the command's own cluster loads as its workers start
+        if needs_warm_up(checks):
+            spec = make_detector(detector, "cpu").spec if "people" in checks else "-"
+            warm = (tuple(checks), spec, "cpu")
+        with local_cluster(workers, warm) as cluster, Client(cluster) as client:
             started = time.perf_counter() - t0
             cpu0 = _cpu_seconds(client)
             t0 = time.perf_counter()

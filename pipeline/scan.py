@@ -19,7 +19,7 @@ from pathlib import Path
 from pipeline import evidence, schemas, seal
 from pipeline.checks.registry import GROUPS as CHECKS
 from pipeline.chunks import analyse, derived_sessions, mark_undecodable
-from pipeline.dispatch import collect, dask_client, warm_up_workers
+from pipeline.dispatch import collect, dask_client, needs_warm_up, warm_up_workers
 from pipeline.errors import InputError
 from pipeline.inputs.config import Site, load_site
 from pipeline.inputs.plan import plan_sessions
@@ -120,22 +120,28 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
     result = ScanResult(exit_code=0, evidence=out)
     detector_spec = "-"
     with ExitStack() as stack:
-        # resolving ``auto`` may wait on a network test: it runs while the cluster starts
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
-        resolving = pool.submit(_resolve_detector, opts) if "people" in checks else None
         progress = stack.enter_context(Progress(enabled=opts.progress))
         progress.stage("cluster", total=1, unit="")
-        client = stack.enter_context(dask_client(opts.workers, opts.scheduler))
-        if resolving is not None:
-            det = resolving.result()
+        if opts.scheduler:  # resolving ``auto`` (a network test) while the client connects
+            resolving = pool.submit(_resolve_detector, opts) if "people" in checks else None
+            client = stack.enter_context(dask_client(None, opts.scheduler))
+            det = resolving.result() if resolving is not None else None
+        else:  # the own cluster's workers load the resolved detector as they start
+            det = _resolve_detector(opts) if "people" in checks else None
+        if det is not None:
             detector_spec = getattr(det, "spec", det.name)
             result.detector = det.name
             say(f"detector: {det.name} ({getattr(det, 'reason', 'as requested')})")
+        warm = (checks, detector_spec, opts.device) if needs_warm_up(checks) else None
+        if not opts.scheduler:
+            client = stack.enter_context(dask_client(opts.workers, None, warm))
         progress.advance()
         probes = _probe(client, recordings, site, out, progress)
-        # not waited for: the workers' replies come late while their warm-up threads import
-        # and load models (measured: ~1 s of the client idle before the first chunk went out)
-        warming = pool.submit(warm_up_workers, client, checks, detector_spec, opts.device)
+        # workers of a given scheduler get the warm-up as a plugin, not waited for: their
+        # replies come late while their warm-up threads import and load models (measured:
+        # ~1 s of the client idle before the first chunk went out)
+        warming = pool.submit(warm_up_workers, client, *warm) if opts.scheduler and warm else None
         if opts.no_schedule:
             sessions = derived_sessions(
                 client, probes, site, checks, detector_spec, opts, out, progress
@@ -148,7 +154,7 @@ def run_scan(opts: ScanOptions, say: Callable[[str], None] = print) -> ScanResul
         timeline, outside, failures = analyse(
             client, contexts, probes, site, checks, detector_spec, opts, out, progress
         )
-        if warming.exception() is not None:  # only a lost head start: tasks load on demand
+        if warming is not None and warming.exception() is not None:  # tasks load on demand
             log.warning("worker warm-up not registered: %s", warming.exception())
         if failures:  # undecodable chunks count as lost video, like a gap inside the file
             probes = [

@@ -23,7 +23,7 @@ from pipeline.media.probe import probe_file
 from pipeline.records import FileProbe, Recording
 from pipeline.signals import AnalysisContext, run_analysers
 
-ANALYSIS_VERSION = "7"  # bump when analysers change what they compute
+ANALYSIS_VERSION = "8"  # bump when analysers change what they compute
 PROBE_VERSION = "4"  # bump when the probe changes what it records
 
 
@@ -81,11 +81,17 @@ def _detector(spec: str, device: str):
         return _detectors[spec, device]
 
 
+_warmed: set[tuple[tuple[str, ...], str, str]] = set()
+
+
 def warm_up(checks: tuple[str, ...], detector: str, device: str) -> None:
-    """What every analysis task needs, loaded once per worker as analysis starts (in a
-    thread, while the first chunk decodes): the analysers' modules, the person detector with
-    its first inference run (onnxruntime and torch allocate then) and the clock's OCR engine.
-    Without it, the first chunk of each worker loaded them before decoding."""
+    """What every analysis task needs, loaded once per worker before its first chunk: the
+    analysers' modules, the person detector with its first inference run (onnxruntime and
+    torch allocate then) and the clock's OCR engine. The scan's own workers run it as they
+    start (:func:`pipeline.dispatch.local_cluster`), a given scheduler's workers in a thread
+    (:class:`pipeline.dispatch.WarmUp`); once done, asking again costs nothing."""
+    if (checks, detector, device) in _warmed:
+        return
     _one_thread_per_task()
     import_module("pipeline.media.sampling")
     analysers_for(checks)
@@ -96,6 +102,7 @@ def warm_up(checks: tuple[str, ...], detector: str, device: str) -> None:
         from pipeline.signals.clock import recognise_many
 
         recognise_many([np.full((48, 480), 128, np.uint8)])  # the engine and its first run
+    _warmed.add((checks, detector, device))
 
 
 def chunk_key(probe: FileProbe, chunk, site: Site, checks: tuple[str, ...], detector: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -74,17 +75,47 @@ def split_jobs(
     return inside, rest
 
 
+def _epoch_us(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A timestamp column as int64 microseconds since the epoch (vectorised: ``to_pylist``
+    builds one timezone-aware datetime per row)."""
+    return pc.cast(pc.cast(column, pa.timestamp("us", tz="UTC")), pa.int64()).to_numpy(
+        zero_copy_only=False
+    )
+
+
+def _us(t: datetime) -> int:
+    delta = t.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
 def outside_rows(timeline: pa.Table, contexts: Sequence[SessionContext]) -> pa.Table:
-    """The rows of ``timeline`` outside every scheduled session of their camera."""
+    """The rows of ``timeline`` outside every scheduled session of their camera (``[start,
+    end)``, as every session window), found per camera by a binary search over its windows."""
     if timeline.num_rows == 0:
         return timeline
-    keep = [True] * timeline.num_rows
-    windows = _windows(contexts)
-    cams = timeline["camera_id"].to_pylist()
-    ts = timeline["t"].to_pylist()
-    for i, (cam, t) in enumerate(zip(cams, ts, strict=True)):
-        keep[i] = not any(a <= t < b for a, b in windows.get(cam, ()))
-    return timeline.filter(pa.array(keep))
+    t = _epoch_us(timeline["t"])
+    cams = np.asarray(timeline["camera_id"].to_pylist(), dtype=object)
+    inside = np.zeros(timeline.num_rows, bool)
+    for cam, spans in _windows(contexts).items():
+        rows = np.flatnonzero(cams == cam)
+        if not len(rows):
+            continue
+        starts, ends = _union([(_us(a), _us(b)) for a, b in spans])
+        at = np.searchsorted(starts, t[rows], side="right") - 1
+        inside[rows] = (at >= 0) & (t[rows] < ends[np.maximum(at, 0)])
+    return timeline.filter(pa.array(~inside))
+
+
+def _union(spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted, non-overlapping ``[start, end)`` spans (overlapping sessions merged)."""
+    out: list[list[int]] = []
+    for a, b in sorted(s for s in spans if s[1] > s[0]):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    arr = np.asarray(out, dtype=np.int64).reshape(-1, 2)
+    return arr[:, 0], arr[:, 1]
 
 
 def edge_jobs(
@@ -127,8 +158,10 @@ def merged(coarse: pa.Table, fine: Sequence[pa.Table]) -> pa.Table:
     if table.num_rows == 0:
         return table
     table = table.sort_by([("camera_id", "ascending"), ("t", "ascending")])
-    keys = list(zip(table["camera_id"].to_pylist(), table["t"].to_pylist(), strict=True))
-    first = [i == 0 or keys[i] != keys[i - 1] for i in range(len(keys))]
+    t = _epoch_us(table["t"])
+    cams = np.asarray(table["camera_id"].to_pylist(), dtype=object)
+    first = np.ones(table.num_rows, bool)
+    first[1:] = (t[1:] != t[:-1]) | (cams[1:] != cams[:-1])
     return table.filter(pa.array(first))
 
 

@@ -18,6 +18,9 @@ as they are.
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import signal
 import sys
 import threading
@@ -25,6 +28,7 @@ from importlib.abc import Loader, MetaPathFinder
 from importlib.machinery import ModuleSpec
 
 UNUSED = frozenset({"pandas"})
+log = logging.getLogger(__name__)
 
 
 class _Unused(MetaPathFinder, Loader):
@@ -58,7 +62,29 @@ def leave_out_unused() -> None:
 
 
 def dask_setup(worker=None) -> None:
-    """Called by Dask once per worker process, before any task."""
+    """Called by Dask once per worker process, before any task and before the worker joins
+    the scheduler: the set-up above, then the analysis's models when the cluster was asked to
+    load them (:func:`pipeline.dispatch.local_cluster`)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     leave_out_unused()
+    warm_up_from_environment()
+
+
+def warm_up_from_environment() -> bool:
+    """Run :func:`pipeline.tasks.warm_up` with the arguments the cluster set; a failure is
+    logged and only loses the head start (each task loads what it needs on demand)."""
+    from pipeline.dispatch import WARM_UP_ENV
+
+    raw = os.environ.get(WARM_UP_ENV)
+    if not raw:
+        return False
+    try:
+        checks, detector, device = json.loads(raw)
+        from pipeline.tasks import warm_up
+
+        warm_up(tuple(checks), str(detector), str(device))
+    except Exception as exc:
+        log.warning("worker warm-up failed (%s: %s); tasks load on demand", WARM_UP_ENV, exc)
+        return False
+    return True

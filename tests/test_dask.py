@@ -109,6 +109,36 @@ def test_workers_load_the_analysis_as_they_join(tmp_path: Path) -> None:
         assert states == [((("hog", "cpu"),), True)] * 2
 
 
+def test_own_cluster_workers_load_the_analysis_before_they_join() -> None:
+    """The scan's own cluster starts its workers with the models loaded (nothing left for the
+    first chunk), a worker restarted later loads them again, and a cluster without warm-up
+    (or after one with it, in the same process) starts bare."""
+    from distributed import Client
+
+    from pipeline.dispatch import local_cluster
+
+    warm = (("coverage", "integrity", "people"), "hog", "cpu")
+    with local_cluster(2, warm) as cluster, Client(cluster) as client:
+        assert list(client.run(_loaded).values()) == [((("hog", "cpu"),), True)] * 2
+        client.restart()
+        assert list(client.run(_loaded).values()) == [((("hog", "cpu"),), True)] * 2
+    with local_cluster(1) as cluster, Client(cluster) as client:
+        assert list(client.run(_loaded).values()) == [((), False)]
+
+
+def test_a_failed_warm_up_leaves_the_worker_running() -> None:
+    """A detector that cannot be built at start (here: no such spec) costs only the head
+    start: the worker joins, logs why, and tasks build what they need on demand."""
+    from distributed import Client
+
+    from pipeline.dispatch import local_cluster
+
+    bad = (("people",), "no-such-detector", "cpu")
+    with local_cluster(1, bad) as cluster, Client(cluster) as client:
+        assert list(client.run(_loaded).values()) == [((), False)]
+        assert client.submit(sum, [1, 2]).result() == 3
+
+
 def _worker_state() -> tuple[str | None, bool, int, bool, bool]:
     """What a scan worker runs with: its malloc setting, whether pandas got imported by an
     Arrow conversion, the table's rows, whether importing pandas is refused, and whether

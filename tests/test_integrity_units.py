@@ -145,3 +145,50 @@ def test_clock_offset_in_local_time_and_across_midnight():
     assert clock_offset((None, (0, 0, 1)), late, tz) == pytest.approx(2.0)  # next day
     # without a time zone, whole quarter hours are not counted (the clock's zone is unknown)
     assert clock_offset(((2022, 3, 15), (8, 30, 2)), at, None) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize(
+    "shape", [(180, 320), (176, 320), (240, 426), (1080, 1920), (9, 13), (5, 20)]
+)
+def test_block_means_are_opencvs_area_average(shape: tuple[int, int]) -> None:
+    """frame_diff's 8x8 block means as a matrix product: the same box averages as OpenCV's
+    INTER_AREA resize (fractional block edges included), for frames of any size."""
+    import cv2
+
+    from pipeline.signals.picture import block_means
+
+    rng = np.random.default_rng(shape[0])
+    image = (rng.random(shape) * 510 - 255).astype(np.float32)
+    expected = cv2.resize(image, (8, 8), interpolation=cv2.INTER_AREA)
+    assert np.allclose(block_means(image), expected, atol=1e-3)
+
+
+def test_keyframe_repeats_reuses_the_known_difference_to_the_previous_sample() -> None:
+    """Handing keyframe_repeats the frame_diff already computed for each sample changes
+    nothing but the cost: same repeats, same lags, on a batch with a repeated picture."""
+    from pipeline.signals.picture import frame_difference, keyframe_repeats
+
+    rng = np.random.default_rng(7)
+    base = rng.integers(0, 255, (6, 90, 160), dtype=np.uint8)
+    gray = np.concatenate([base, base[2:4]])  # pictures 6 and 7 repeat 2 and 3
+    t = np.arange(len(gray)) * 2.0
+    keys = np.ones(len(gray), bool)
+    previous = np.array(
+        [np.nan] + [frame_difference(gray[i], gray[i - 1]) for i in range(1, len(gray))]
+    )
+    plain = keyframe_repeats(gray, t, keys, None, 2.0)
+    reused = keyframe_repeats(gray, t, keys, None, 2.0, previous)
+    for a, b in zip(plain, reused, strict=True):
+        assert np.allclose(a, b, equal_nan=True, atol=1e-4)
+    assert reused[0][6] < 1e-3 and reused[1][6] == 8.0  # found 8 s back
+
+
+def test_ocr_runs_onnxruntime_on_one_thread() -> None:
+    """Dask runs one task per core: the clock's OCR sessions must not bring a thread pool of
+    their own (RapidOCR drops per-model thread settings; its default pool spun a second core)."""
+    from pipeline.signals.clock import ocr_engine
+
+    engine = ocr_engine()
+    for part in (engine.text_det.infer, engine.text_cls.infer, engine.text_rec.session):
+        options = part.session.get_session_options()
+        assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)

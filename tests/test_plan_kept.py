@@ -222,3 +222,52 @@ def test_without_a_plan_sessions_follow_the_people_in_the_recordings(sample_cent
             and _t(f["start"]) < _t(s["scheduled_end"])
             for s in derived
         )
+
+
+def test_outside_rows_on_many_cameras_and_overlapping_sessions():
+    """The vectorised cut against the rule it implements, row by row: a row is outside when
+    no session of its own camera has start <= t < end (overlapping sessions, a session
+    starting on a row, a camera without sessions, rows out of order)."""
+    import numpy as np
+
+    from pipeline.unscheduled import merged
+
+    rng = np.random.default_rng(3)
+    st = site()
+    rows = []
+    for cam in ("cam01", "cam02", "cam03"):
+        tl = timeline([1] * 200, [0] * 200, step=15.0, camera=cam, session=None)
+        rows.append(tl)
+    table = pa.concat_tables(rows)
+    table = table.take(rng.permutation(table.num_rows))
+    sessions = [
+        replace_camera(session("A", minutes=10, start=T0 + timedelta(minutes=5)), "cam01"),
+        replace_camera(session("B", minutes=10, start=T0 + timedelta(minutes=12)), "cam01"),
+        replace_camera(session("C", minutes=1, start=T0 + timedelta(seconds=30)), "cam02"),
+        replace_camera(session("D", minutes=20, start=T0 + timedelta(minutes=40)), "cam02"),
+    ]
+    ctxs = [SessionContext(s, st.camera(s.camera_id), st, ()) for s in sessions]
+    rest = outside_rows(table, ctxs)
+    expected = [
+        (cam, t)
+        for cam, t in zip(table["camera_id"].to_pylist(), table["t"].to_pylist(), strict=True)
+        if not any(
+            s.camera_id == cam and s.scheduled_start <= t < s.scheduled_end for s in sessions
+        )
+    ]
+    got = list(zip(rest["camera_id"].to_pylist(), rest["t"].to_pylist(), strict=True))
+    assert got == expected
+    assert 0 < len(got) < table.num_rows
+    assert (("cam02", T0 + timedelta(seconds=30))) not in got  # on a session's start: inside
+    assert (("cam02", T0 + timedelta(seconds=90))) in got  # on its end: outside
+    # one row per camera and time after merging a table with itself
+    both = merged(rest, [rest])
+    assert both.num_rows == rest.num_rows
+    pairs = zip(both["camera_id"].to_pylist(), both["t"].to_pylist(), strict=True)
+    assert sorted(pairs) == sorted(got)
+
+
+def replace_camera(s: ExamSession, camera_id: str) -> ExamSession:
+    from dataclasses import replace
+
+    return replace(s, camera_id=camera_id)
