@@ -92,9 +92,10 @@ def local_cluster(workers: int, warm_up: WarmUpArgs | None = None):
 
 
 class WarmUp(WorkerPlugin):
-    """Loads the analysis (modules, person detector, OCR) on every worker of the scan, now
-    and on workers that join or restart later, in a thread of the worker, while its first
-    chunk decodes (:func:`pipeline.tasks.warm_up`). Registered once the files are probed:
+    """Loads the analysis (modules, person detector, OCR) on every worker of a cluster the
+    scan was given (``--scheduler``; its own cluster's workers load it as they start), now and
+    on workers that join or restart later, in a thread of the worker, while its first chunk
+    decodes (:func:`pipeline.tasks.warm_up`). Registered once the files are probed:
     measured on the loaded 2-core machine, a warm-up during the probe slowed the probe
     (2-4 s -> 6-8 s of the probe stage), which every scan waits for."""
 

@@ -9,6 +9,9 @@ and what of it the ``examaudit scan`` command's own process shares (:func:`leave
   0.5-0.7 s of one worker's CPU on the 2-core machine, paid again by every worker of every
   scan. An import hook makes ``import pandas`` fail in these processes, which pyarrow takes as
   "not installed".
+- The analysis's models (the person detector with its first run, the clock's OCR) are loaded
+  before the worker joins, when the cluster asks for it (:func:`warm_up_from_environment`):
+  all workers at once while nothing else runs, not next to each worker's first chunk.
 
 Only workers of :func:`pipeline.dispatch.local_cluster` load this, and the ``scan`` command
 leaves pandas out of its own process too (the scan never uses it); a library caller of
