@@ -57,6 +57,10 @@ def cached_chunks(out: Path) -> int:
     return len(list(folder.glob("*.parquet"))) if folder.is_dir() else 0
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_for(predicate, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
@@ -100,14 +104,18 @@ def test_interrupted_run_resumes(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # as from a terminal: a test run started in the background (nohup, `&` in a script)
+        # passes SIGINT on ignored, and a process that inherits it ignored keeps ignoring it
+        preexec_fn=_default_sigint,
     )
     wait_for(lambda: cached_chunks(out) >= 3 or run.poll() is not None)
     assert run.poll() is None, "scan finished before it could be interrupted"
     os.killpg(run.pid, sig)  # the whole job, as a terminal's Ctrl-C or a kill would
-    run.communicate(timeout=120)
+    _stdout, stderr = run.communicate(timeout=120)
     done_before = cached_chunks(out)
     assert done_before >= 3
-    assert not (out / "events.parquet").exists()  # nothing half-written in place
+    # nothing half-written in place
+    assert not (out / "events.parquet").exists(), (run.returncode, stderr[-3000:])
     again = subprocess.run(
         cli(centre, out, "--workers", "2"), capture_output=True, text=True, timeout=600
     )
