@@ -89,12 +89,7 @@ def block_means(image: np.ndarray) -> np.ndarray:
     return _area_weights(h) @ image.astype(np.float32, copy=False) @ _area_weights(w).T
 
 
-def change(
-    a: np.ndarray,
-    b: np.ndarray,
-    motion_level: float | None = None,
-    blocks: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[float, float]:
+def change(a: np.ndarray, b: np.ndarray, motion_level: float | None = None) -> tuple[float, float]:
     """``(frame_diff, motion)`` of two luma images, from one difference image.
 
     frame_diff: mean |a - b| with the change of overall brightness removed (drift-proof),
@@ -102,11 +97,10 @@ def change(
     on-screen clock or camera name the NVR burns into a frozen feed does not make it live.
     motion: share of pixels that changed by more than ``motion_level`` grey levels after a 3x3
     blur (sensor noise excluded; the setting of that name, None: its declared default).
-    ``blocks``: :func:`block_means` of ``a`` and ``b`` when the caller has them.
     """
     if motion_level is None:
         motion_level = float(Rules().value("motion_level"))
-    d, shift = _difference(a, b, blocks)
+    d, shift = _difference(a, b)
     moved = cv2.blur(cv2.subtract(d, (shift, 0.0, 0.0, 0.0)), (3, 3))
     motion = float(np.count_nonzero(cv2.absdiff(moved, (0.0, 0.0, 0.0, 0.0)) > motion_level))
     return _trimmed_mean(d, shift), motion / d.size
@@ -257,13 +251,7 @@ def keyframe_repeats(
     lag = np.full(n, np.nan, np.float32)
     if keyframe is None or len(keyframe) != n:
         return diff, lag
-    means: dict[int, np.ndarray] = {}
-
-    def blocks(k: int) -> np.ndarray:
-        if k not in means:
-            means[k] = block_means(gray[k])
-        return means[k]
-
+    blocks = cache(lambda k: block_means(gray[k]))  # each picture's, once
     keys: list[int] = []
     for i in range(n):
         if not keyframe[i]:
