@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from pipeline.findings import SessionContext, activity
 from pipeline.inputs.config import Site
+from pipeline.intervals import union
 from pipeline.media.sampling import Chunk, plan_chunks
 from pipeline.records import ExamSession, FileProbe
 
@@ -100,22 +101,11 @@ def outside_rows(timeline: pa.Table, contexts: Sequence[SessionContext]) -> pa.T
         rows = np.flatnonzero(cams == cam)
         if not len(rows):
             continue
-        starts, ends = _union([(_us(a), _us(b)) for a, b in spans])
+        merged = np.asarray(union((_us(a), _us(b)) for a, b in spans), np.int64)
+        starts, ends = merged[:, 0], merged[:, 1]
         at = np.searchsorted(starts, t[rows], side="right") - 1
         inside[rows] = (at >= 0) & (t[rows] < ends[np.maximum(at, 0)])
     return timeline.filter(pa.array(~inside))
-
-
-def _union(spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted, non-overlapping ``[start, end)`` spans (overlapping sessions merged)."""
-    out: list[list[int]] = []
-    for a, b in sorted(s for s in spans if s[1] > s[0]):
-        if out and a <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    arr = np.asarray(out, dtype=np.int64).reshape(-1, 2)
-    return arr[:, 0], arr[:, 1]
 
 
 def edge_jobs(
