@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -27,22 +28,27 @@ class Zone:
     def of(cls, polygon: Sequence[Sequence[float]] | None) -> Zone | None:
         return None if polygon is None else cls(tuple((float(x), float(y)) for x, y in polygon))
 
+    @cached_property
+    def _edges(self) -> tuple[np.ndarray, ...]:
+        """Each edge's start ``(x0, y0)``, its end's ``y1``, its vector ``(ex, ey)`` and squared
+        length, as ``(1, E)`` rows: fixed per zone, while ``contains`` runs per sample."""
+        poly = np.asarray(self.points, dtype=np.float64)
+        x0, y0 = poly[:, 0][None, :], poly[:, 1][None, :]
+        x1, y1 = np.roll(poly[:, 0], -1)[None, :], np.roll(poly[:, 1], -1)[None, :]
+        ex, ey = x1 - x0, y1 - y0
+        return x0, y0, y1, ex, ey, ex * ex + ey * ey
+
     def contains(self, xy: np.ndarray) -> np.ndarray:
         """Boolean per point of ``xy (K, 2)``: inside or on the polygon (even-odd rule)."""
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         px, py = xy[:, 0][:, None], xy[:, 1][:, None]
-        poly = np.asarray(self.points, dtype=np.float64)
-        x0, y0 = poly[:, 0][None, :], poly[:, 1][None, :]
-        x1, y1 = np.roll(poly[:, 0], -1)[None, :], np.roll(poly[:, 1], -1)[None, :]
+        x0, y0, y1, ex, ey, length2 = self._edges
         crosses = (y0 > py) != (y1 > py)
         with np.errstate(divide="ignore", invalid="ignore"):
-            x_at = x0 + (py - y0) * (x1 - x0) / (y1 - y0)
-        inside = (crosses & (px < x_at)).sum(axis=1) % 2 == 1
-        # points on an edge count as inside (a box touching the frame border, a full-frame zone)
-        ex, ey = x1 - x0, y1 - y0
-        length2 = ex * ex + ey * ey
-        with np.errstate(divide="ignore", invalid="ignore"):
+            x_at = x0 + (py - y0) * ex / ey
+            # points on an edge count as inside (a box touching the frame border, a full zone)
             u = np.clip(((px - x0) * ex + (py - y0) * ey) / length2, 0, 1)
+        inside = (crosses & (px < x_at)).sum(axis=1) % 2 == 1
         dist2 = (x0 + u * ex - px) ** 2 + (y0 + u * ey - py) ** 2
         on_edge = (np.nan_to_num(dist2, nan=np.inf) <= 1e-12).any(axis=1)
         return inside | on_edge

@@ -139,6 +139,47 @@ def test_a_failed_warm_up_leaves_the_worker_running() -> None:
         assert client.submit(sum, [1, 2]).result() == 3
 
 
+def _busy(seconds: float) -> int:
+    import time
+
+    n, end = 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        n += sum(range(200))
+    return n
+
+
+def _profiled(dask_worker) -> int:
+    """Stack samples the worker's profiler took since its last profile cycle (1 s)."""
+    return int(dask_worker.profile_recent["count"])
+
+
+def test_own_cluster_leaves_out_dask_bookkeeping() -> None:
+    """The scan's own cluster has no dashboard: its workers do not sample task stacks (the
+    profiler took the GIL every 10 ms next to each chunk), tick the event loop at 1 s, not
+    20 ms, and the settings stay inside that cluster (a cluster started later, or the
+    caller's own, keeps Dask's defaults)."""
+    import dask
+    from distributed import Client
+
+    from pipeline.dispatch import local_cluster
+
+    keys = ("distributed.worker.profile.enabled", "distributed.admin.tick.interval")
+    before = [dask.config.get(k) for k in keys]
+    with local_cluster(1) as cluster, Client(cluster) as client:
+        assert client.submit(_busy, 0.5, pure=False).result() > 0
+        assert list(client.run(_profiled).values()) == [0]  # nothing sampled
+        settings = list(client.run(lambda: [dask.config.get(k) for k in keys]).values())
+        assert settings == [[False, "1s"]]
+    assert [dask.config.get(k) for k in keys] == before
+    with (
+        LocalCluster(n_workers=1, processes=True, dashboard_address=":0") as plain,
+        Client(plain) as client,
+    ):
+        assert client.submit(_busy, 0.5, pure=False).result() > 0
+        (samples,) = client.run(_profiled).values()
+        assert samples > 0  # with Dask's defaults: the check above can fail
+
+
 def _worker_state() -> tuple[str | None, bool, int, bool, bool]:
     """What a scan worker runs with: its malloc setting, whether pandas got imported by an
     Arrow conversion, the table's rows, whether importing pandas is refused, and whether

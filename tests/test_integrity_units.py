@@ -192,3 +192,29 @@ def test_ocr_runs_onnxruntime_on_one_thread() -> None:
     for part in (engine.text_det.infer, engine.text_cls.infer, engine.text_rec.session):
         options = part.session.get_session_options()
         assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
+
+
+def test_ocr_sessions_plan_no_memory_pattern_and_read_the_same() -> None:
+    """Text lines come in any width and batches in any size: the OCR sessions run without
+    onnxruntime's per-shape memory pattern (each new shape was planned anew on its first run,
+    0.5 s for a batch of six lines), and the recogniser still computes exactly what
+    RapidOCR's own session computes, on several shapes."""
+    import onnxruntime as ort
+
+    from pipeline.signals.clock import ocr_engine
+
+    engine = ocr_engine()
+    for part in (engine.text_det.infer, engine.text_cls.infer, engine.text_rec.session):
+        options = part.session.get_session_options()
+        assert not options.enable_mem_pattern
+        assert options.enable_cpu_mem_arena  # freed buffers are kept, not page-faulted again
+    ours = engine.text_rec.session.session
+    plain = ort.InferenceSession(ours._model_path, providers=["CPUExecutionProvider"])
+    name = ours.get_inputs()[0].name
+    rng = np.random.default_rng(3)
+    for batch, width in ((1, 320), (6, 532), (3, 900), (6, 532)):
+        x = rng.random((batch, 3, 48, width), dtype=np.float32)
+        a = ours.run(None, {name: x})[0]
+        b = plain.run(None, {name: x})[0]
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

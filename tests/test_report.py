@@ -153,3 +153,45 @@ def test_notebook_runs_on_the_evidence(demo):
     assert summary["events_by_kind"]["proctor_absent"] == 1
     assert summary["reviews"] == {"dismissed": 1}
     assert abs(summary["mean_coverage"] - 0.3) < 1e-6
+
+
+def test_pages_compile_their_templates_once_and_keep_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The report's templates are compiled once per process (one environment per folder) and
+    once per machine (Jinja's bytecode cache in a private temp folder): a fresh process loads
+    them without compiling. A temp directory that cannot hold the cache costs only that."""
+    import tempfile
+
+    import jinja2
+
+    from pipeline.review import templating
+    from pipeline.review.report import TEMPLATES
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    templating.environment.cache_clear()
+    env = templating.environment(TEMPLATES)
+    assert templating.environment(TEMPLATES) is env
+    first = env.get_template("report.html.j2")
+    assert env.get_template("report.html.j2") is first
+    assert list(tmp_path.glob("_jinja2-cache-*/__jinja2_*.cache"))
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("compiled again")
+
+    templating.environment.cache_clear()  # as in a new process, with the compiler gone
+    monkeypatch.setattr(jinja2.Environment, "compile", no_compiling)
+    assert templating.environment(TEMPLATES).get_template("report.html.j2").render is not None
+    monkeypatch.undo()
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(blocked))
+    templating.environment.cache_clear()
+    try:
+        env = templating.environment(TEMPLATES)
+        assert env.bytecode_cache is None
+        assert "<html" in env.from_string("<html>{{ x }}</html>").render(x="<b>")
+        assert "&lt;b&gt;" in env.from_string("{{ x }}").render(x="<b>")
+    finally:
+        templating.environment.cache_clear()

@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import jinja2
-
 from pipeline import evidence as store
 from pipeline.inspectorate.checklist import ITEMS
 from pipeline.inspectorate.rollup import Rollup, rollup
@@ -21,6 +19,7 @@ from pipeline.inspectorate.workbook import (
     save_workbook,
     write_sheet,
 )
+from pipeline.review import templating
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "review" / "templates"
 ITEM_COLOURS = {
@@ -178,13 +177,7 @@ def _chart(r: Rollup) -> list[dict[str, Any]]:
 
 
 def render_summary(r: Rollup, lang: str = "zh") -> str:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(default=True),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = templating.environment(TEMPLATES)
     tzs = {f["evidence"]: f["tz"] for f in r.folders.to_pylist()}
     return env.get_template("summary.html.j2").render(
         lang=lang,

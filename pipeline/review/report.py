@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from pipeline.checks import registry as checks
 from pipeline.errors import InputError
 from pipeline.inspectorate.checklist import ITEMS, item_of
-from pipeline.review import i18n
+from pipeline.review import i18n, templating
 from pipeline.review.media import atomic_path
 from pipeline.review.planstrip import plan_strips
 from pipeline.review.reviews import ReviewState, load_reviews, review_states
@@ -41,14 +41,7 @@ def kind_colours(present: list[str] = ()) -> dict[str, str]:
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(["html", "j2", "html.j2"], default=True),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env
+    return templating.environment(TEMPLATES)
 
 
 def _read(evidence_dir: Path, name: str) -> list[dict[str, Any]]:

@@ -83,11 +83,13 @@ class PeopleSignals:
         stride = people_stride(ctx, n)
         coarse = sorted({*range(0, n, stride), n - 1})
         found: dict[int, Detections] = dict(zip(coarse, self._run(batch, ctx, coarse), strict=True))
-        key = _state_key(ctx)
+        zones, anchor = state_zones(ctx), ctx.analysis.person_anchor
+        counts = zone_counts([found[i] for i in coarse], zones, anchor)
+        state = {i: tuple(row) for i, row in zip(coarse, counts, strict=True)}
         fine = [
             i
             for a, b in itertools.pairwise(coarse)
-            if key(found[a]) != key(found[b])
+            if state[a] != state[b]
             for i in range(a + 1, b)
         ]
         found.update(zip(fine, self._run(batch, ctx, fine), strict=True))
@@ -104,20 +106,19 @@ class PeopleSignals:
         proctor = Zone.of(ctx.camera.proctor_zone)
         station = Zone.of(ctx.camera.station_zone)
         seats = Zone.of(ctx.camera.candidate_zone)
+        counts = zone_counts(dets, [proctor, station, seats], anchor)
+        prepared = _prepared(batch) if len(batch) else (None, [])
         return {
             "persons": np.array([len(d) for d in dets], np.int16),
-            "persons_in_proctor_zone": np.array(
-                [count_in(d, proctor, anchor) for d in dets], np.int16
-            ),
-            "persons_in_station_zone": np.array(
-                [count_in(d, station, anchor) for d in dets], np.int16
-            ),
-            "station_hands_on": hands_on(batch, dets, station, anchor),
-            "person_boxes": person_boxes(batch, dets),
+            "persons_in_proctor_zone": counts[:, 0],
+            "persons_in_station_zone": counts[:, 1],
+            "station_hands_on": hands_on(batch, dets, station, anchor, prepared),
+            "person_boxes": person_boxes(batch, dets, prepared),
             "people_detected": seen,
-            "persons_in_candidate_zone": np.array(
-                [np.nan if seats is None else count_in(d, seats, anchor) for d in dets],
-                np.float32,
+            "persons_in_candidate_zone": (
+                np.full(len(dets), np.nan, np.float32)
+                if seats is None
+                else counts[:, 2].astype(np.float32)
             ),
         }
 
@@ -145,13 +146,27 @@ def _has_rule(ctx: AnalysisContext, name: str) -> bool:
     return True
 
 
-def _state_key(ctx: AnalysisContext):
-    """What a people rule measures on one sample: the counts in the camera's zones."""
-    anchor = ctx.analysis.person_anchor
+def state_zones(ctx: AnalysisContext) -> list[Zone | None]:
+    """The zones whose head counts a people rule measures on one sample (the candidate zone
+    only where the camera has one)."""
     zones = [Zone.of(ctx.camera.proctor_zone), Zone.of(ctx.camera.station_zone)]
     if ctx.camera.candidate_zone is not None:
         zones.append(Zone.of(ctx.camera.candidate_zone))
-    return lambda d: tuple(count_in(d, z, anchor) for z in zones)
+    return zones
+
+
+def zone_counts(dets: list[Detections], zones: list[Zone | None], anchor: str) -> np.ndarray:
+    """``(len(dets), len(zones))`` int16: the people of each sample in each zone (0 for a zone
+    the camera lacks). A sample the detector skipped holds its predecessor's Detections
+    object, so each distinct one is counted once, not once per sample."""
+    out = np.zeros((len(dets), len(zones)), np.int16)
+    rows: dict[int, list[int]] = {}
+    for i, det in enumerate(dets):
+        row = rows.get(id(det))
+        if row is None:
+            row = rows[id(det)] = [count_in(det, z, anchor) for z in zones]
+        out[i] = row
+    return out
 
 
 def _prepared(batch: FrameBatch) -> tuple[np.ndarray | None, list[np.ndarray]]:
@@ -166,13 +181,18 @@ def _prepared(batch: FrameBatch) -> tuple[np.ndarray | None, list[np.ndarray]]:
     return prev, [prepare(g) for g in gray]
 
 
-def person_boxes(batch: FrameBatch, dets: list[Detections]) -> np.ndarray:
+def person_boxes(
+    batch: FrameBatch,
+    dets: list[Detections],
+    prepared: tuple[np.ndarray | None, list[np.ndarray]] | None = None,
+) -> np.ndarray:
     """Per sample: a list of ``{x1, y1, x2, y2, score, motion}`` (normalised box; motion around
-    it since the previous sample, None for a sample without one)."""
+    it since the previous sample, None for a sample without one). ``prepared``: the batch's
+    :func:`_prepared` luma when the caller has it already."""
     out = np.empty(len(batch), dtype=object)
     if len(batch) == 0:
         return out
-    prev, cur = _prepared(batch)
+    prev, cur = prepared or _prepared(batch)
     h, w = cur[0].shape
     full = np.ones((h, w), bool)
     for i, det in enumerate(dets):
@@ -187,13 +207,17 @@ def person_boxes(batch: FrameBatch, dets: list[Detections]) -> np.ndarray:
 
 
 def hands_on(
-    batch: FrameBatch, dets: list[Detections], station: Zone | None, anchor: str
+    batch: FrameBatch,
+    dets: list[Detections],
+    station: Zone | None,
+    anchor: str,
+    prepared: tuple[np.ndarray | None, list[np.ndarray]] | None = None,
 ) -> np.ndarray:
     """Per sample: people in the station zone with motion around them (float, NaN unknown)."""
     out = np.full(len(batch), np.nan, np.float32)
     if station is None or len(batch) == 0:
         return out
-    prev, frames = _prepared(batch)
+    prev, frames = prepared or _prepared(batch)
     h, w = frames[0].shape
     mask = station.mask(w, h)
     for i, det in enumerate(dets):
