@@ -78,7 +78,10 @@ def _sorted(tables: Sequence[pa.Table | None]) -> pa.Table:
 
 def _run_jobs(client, jobs, detector_spec, opts, out, progress, failures) -> list:
     """One analyse task per ``(probe, chunk, site, checks)``; a table (None where the chunk
-    could not be decoded: it loses only itself, and ``failures`` says why) per job."""
+    could not be decoded: it loses only itself, and ``failures`` says why) per job. The
+    chunks with the most samples go first (Dask starts tasks in the order submitted), so the
+    shorter ones fill in at the end, as :func:`pipeline.unscheduled.balanced` planned."""
+    order = sorted(range(len(jobs)), key=lambda i: -_samples(jobs[i]))
     futures = [
         client.submit(
             analyse_task,
@@ -92,9 +95,9 @@ def _run_jobs(client, jobs, detector_spec, opts, out, progress, failures) -> lis
             pure=False,
             retries=2,
         )
-        for p, chunk, job_site, job_checks in jobs
+        for p, chunk, job_site, job_checks in (jobs[i] for i in order)
     ]
-    index = {fut.key: i for i, fut in enumerate(futures)}
+    index = {fut.key: i for i, fut in zip(order, futures, strict=True)}
     tables: list = [None] * len(jobs)
     timeout = jobs[0][2].analysis.file_timeout_s if jobs else 0
     for fut, table in collect(client, futures, timeout):
@@ -112,6 +115,12 @@ def _run_jobs(client, jobs, detector_spec, opts, out, progress, failures) -> lis
         )
         progress.advance(frames=table.num_rows, seconds=span)
     return tables
+
+
+def _samples(job) -> float:
+    """About how many samples a job decodes: its length over its sampling step."""
+    _, chunk, job_site, _ = job
+    return (chunk.end_s - chunk.start_s) / max(float(job_site.analysis.sample_every_s), 1e-3)
 
 
 def mark_undecodable(probe: FileProbe, chunks: Sequence[tuple[Any, str]]) -> FileProbe:

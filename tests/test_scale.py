@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from clipgen import SCHEDULE_HEADER, write_clip
@@ -91,3 +92,78 @@ def test_long_file_in_bounded_memory(tmp_path: Path) -> None:
         peaks[minutes] = max(worker_peaks.values())
     print(f"\npeak worker RSS (MB): 10 min {peaks[10]:.0f}, 2 h {peaks[120]:.0f}")
     assert peaks[120] < peaks[10] + 150
+
+
+def _probe(name: str, duration_s: float, gop_s: float = 2.0):
+    from datetime import UTC, datetime
+
+    from pipeline.records import FileProbe
+
+    keys = tuple(float(k) for k in np.arange(0.0, duration_s, gop_s))
+    return FileProbe(
+        path=Path(name),
+        sha256="",
+        size_bytes=1,
+        camera_id="cam01",
+        start=datetime(2022, 3, 15, tzinfo=UTC),
+        duration_s=duration_s,
+        container="mov,mp4",
+        codec="h264",
+        width=1920,
+        height=1080,
+        fps=25.0,
+        keyframe_interval_s=gop_s,
+        keyframes_s=keys,
+        reordered=False,
+    )
+
+
+def _pieces(probes, workers: int) -> list[float]:
+    from pipeline.inputs.config import Site
+    from pipeline.media.sampling import plan_chunks
+    from pipeline.unscheduled import balanced
+
+    analysis = balanced(Site(), probes, workers).analysis
+    return sorted(c.end_s - c.start_s for p in probes for c in plan_chunks(p, analysis))
+
+
+def _fixed_split(probes, workers: int, per_worker: int) -> list[float]:
+    from dataclasses import replace
+
+    from pipeline.inputs.config import Analysis
+    from pipeline.media.sampling import plan_chunks
+
+    total = sum(p.duration_s for p in probes)
+    analysis = replace(Analysis(), chunk_s=min(300.0, max(60.0, total / (per_worker * workers))))
+    return [c.end_s - c.start_s for p in probes for c in plan_chunks(p, analysis)]
+
+
+def test_chunks_keep_every_worker_busy_with_the_fewest_cuts() -> None:
+    """A long file alone: one chunk per worker (each extra chunk repeats an open, a seek,
+    detector runs and a clock read). Files of unequal lengths: cut finer where the loads would
+    otherwise differ, and the plan's estimated makespan is never worse than three per worker
+    (the earlier fixed split). Short files are never cut; one worker keeps ``chunk_s``."""
+    from pipeline.unscheduled import CHUNK_OVERHEAD_S, makespan
+
+    assert _pieces([_probe("a.mp4", 600.0)], 2) == [300.0, 300.0]
+    assert _pieces([_probe("a.mp4", 600.0)], 4) == [150.0] * 4
+    assert _pieces([_probe("a.mp4", 600.0)], 1) == [300.0, 300.0]  # analysis.chunk_s
+    three = [_probe(f"{k}.mp4", 250.0) for k in range(3)]
+    pieces = _pieces(three, 2)
+    assert len(pieces) > 3  # three whole files would load one worker twice as much
+    assert makespan(pieces, 2) < makespan([250.0] * 3, 2)
+    assert makespan(pieces, 2) <= makespan(_fixed_split(three, 2, 3), 2) + 1e-6
+    assert makespan(pieces, 2) <= sum(pieces) / 2 + max(pieces) + CHUNK_OVERHEAD_S
+    short = [_probe(f"{k}.mp4", 37.5) for k in range(16)]
+    assert _pieces(short, 2) == [37.5] * 16
+    mixed = [_probe("long.mp4", 1800.0), _probe("short.mp4", 90.0)]
+    assert max(_pieces(mixed, 2)) <= 300.0  # never above analysis.chunk_s
+
+
+def test_makespan_is_the_longest_first_greedy_load() -> None:
+    from pipeline.unscheduled import makespan
+
+    assert makespan([300.0, 300.0], 2, overhead_s=0) == 300.0
+    assert makespan([250.0, 250.0, 250.0], 2, overhead_s=0) == 500.0
+    assert makespan([3, 3, 2, 2, 2], 2, overhead_s=0) == 7.0  # LPT's known non-optimum
+    assert makespan([10.0], 3, overhead_s=5.0) == 15.0
