@@ -72,9 +72,14 @@ def balanced(site: Site, probes: Sequence[FileProbe], workers: int) -> Site:
     total = sum(p.duration_s for p in usable)
     if workers <= 1 or total <= 0:
         return site
+    sizes = dict.fromkeys(
+        min(site.analysis.chunk_s, max(MIN_CHUNK_S, total / (k * workers)))
+        for k in CHUNKS_PER_WORKER
+    )
+    if len(sizes) == 1:  # a large batch: every split is ``chunk_s`` (nothing to weigh)
+        return replace(site, analysis=replace(site.analysis, chunk_s=next(iter(sizes))))
     best: tuple[float, float] | None = None
-    for per_worker in CHUNKS_PER_WORKER:
-        size = min(site.analysis.chunk_s, max(MIN_CHUNK_S, total / (per_worker * workers)))
+    for size in sizes:
         planning = replace(site.analysis, chunk_s=size)
         pieces = [c.end_s - c.start_s for p in usable for c in plan_chunks(p, planning)]
         span = makespan(pieces, workers)

@@ -156,6 +156,8 @@ def test_chunks_keep_every_worker_busy_with_the_fewest_cuts() -> None:
     assert makespan(pieces, 2) <= sum(pieces) / 2 + max(pieces) + CHUNK_OVERHEAD_S
     short = [_probe(f"{k}.mp4", 37.5) for k in range(16)]
     assert _pieces(short, 2) == [37.5] * 16
+    hours = [_probe(f"h{k}.mp4", 1800.0) for k in range(2)]  # every split is chunk_s
+    assert _pieces(hours, 2) == [300.0] * 12
     mixed = [_probe("long.mp4", 1800.0), _probe("short.mp4", 90.0)]
     assert max(_pieces(mixed, 2)) <= 300.0  # never above analysis.chunk_s
 
