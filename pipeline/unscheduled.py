@@ -72,21 +72,23 @@ def balanced(site: Site, probes: Sequence[FileProbe], workers: int) -> Site:
     total = sum(p.duration_s for p in usable)
     if workers <= 1 or total <= 0:
         return site
-    sizes = dict.fromkeys(
-        min(site.analysis.chunk_s, max(MIN_CHUNK_S, total / (k * workers)))
-        for k in CHUNKS_PER_WORKER
+    sizes = list(
+        dict.fromkeys(
+            min(site.analysis.chunk_s, max(MIN_CHUNK_S, total / (k * workers)))
+            for k in CHUNKS_PER_WORKER
+        )
     )
-    if len(sizes) == 1:  # a large batch: every split is ``chunk_s`` (nothing to weigh)
-        return replace(site, analysis=replace(site.analysis, chunk_s=next(iter(sizes))))
-    best: tuple[float, float] | None = None
-    for size in sizes:
+
+    def span(size: float) -> float:
         planning = replace(site.analysis, chunk_s=size)
-        pieces = [c.end_s - c.start_s for p in usable for c in plan_chunks(p, planning)]
-        span = makespan(pieces, workers)
-        if best is None or span < best[0] - 1e-6:
-            best = (span, size)
-    assert best is not None
-    return replace(site, analysis=replace(site.analysis, chunk_s=best[1]))
+        return makespan(
+            [c.end_s - c.start_s for p in usable for c in plan_chunks(p, planning)], workers
+        )
+
+    # a large batch: every split is ``chunk_s``, nothing to weigh; else the shortest makespan,
+    # the first (fewest chunks) of equal ones
+    size = sizes[0] if len(sizes) == 1 else min(sizes, key=span)
+    return replace(site, analysis=replace(site.analysis, chunk_s=size))
 
 
 def split_jobs(
