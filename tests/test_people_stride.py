@@ -14,12 +14,13 @@ from pipeline.signals.people import PeopleSignals, people_stride
 
 PROCTOR = ((0.0, 0.5), (0.5, 0.5), (0.5, 1.0), (0.0, 1.0))
 IN_ZONE = (0.1, 0.6, 0.3, 0.9)  # a person whose feet are in the proctor zone
+IN_ZONE_2 = (0.25, 0.55, 0.45, 0.95)  # a second one there
 OUTSIDE = (0.6, 0.1, 0.8, 0.4)
 
 
 class MarkedDetector:
-    """Reads who is in a frame from its first pixels (channel 0: proctor, 1: someone else)
-    and counts the frames it was shown."""
+    """Reads who is in a frame from its first pixels (channel 0: proctor, 1: someone else,
+    2: a second proctor) and counts the frames it was shown."""
 
     name = "marked"
 
@@ -30,16 +31,19 @@ class MarkedDetector:
         self.frames_seen += len(frames)
         out = []
         for f in frames:
-            boxes = [b for b, on in ((IN_ZONE, f[0, 0, 0]), (OUTSIDE, f[0, 0, 1])) if on]
+            marks = ((IN_ZONE, f[0, 0, 0]), (OUTSIDE, f[0, 0, 1]), (IN_ZONE_2, f[0, 0, 2]))
+            boxes = [b for b, on in marks if on]
             arr = np.array(boxes, np.float32).reshape(-1, 4)
             out.append(Detections(arr, np.full(len(arr), 0.9), np.zeros(len(arr))))
         return out
 
 
-def batch(proctor: list[bool], other: list[bool]) -> FrameBatch:
+def batch(proctor: list[bool], other: list[bool], second: list[bool] | None = None) -> FrameBatch:
     frames = np.zeros((len(proctor), 24, 32, 3), np.uint8)
     frames[:, 0, 0, 0] = proctor
     frames[:, 0, 0, 1] = other
+    if second is not None:
+        frames[:, 0, 0, 2] = second
     return FrameBatch("f.mp4", np.arange(len(proctor)) * 2.0, frames, (32, 24))
 
 
@@ -86,4 +90,19 @@ def test_a_change_between_coarse_samples_is_placed_to_the_sample():
     out = PeopleSignals()(batch(proctor, [False] * 100), ctx(det))
     zone = out["persons_in_proctor_zone"]
     assert zone[29] == 1 and zone[30] == 0 and zone[70] == 0 and zone[71] == 1
-    assert det.frames_seen <= 100 // 7 + 2 + 2 * 6
+    # 16 coarse samples (every 7th and the last), then bisection: 3 runs at most per change
+    # between coarse samples 7 apart (looking at each of the 6 between would take 6)
+    assert det.frames_seen <= 16 + 2 * 3, det.frames_seen
+
+
+def test_two_changes_between_coarse_samples_are_both_placed():
+    """Two proctors, then one (from 30), then none (from 33): one coarse span (28-35) holds
+    both changes; the bisection follows each half whose ends differ."""
+    n = 60
+    first = [True] * 33 + [False] * (n - 33)
+    second = [True] * 30 + [False] * (n - 30)
+    det = MarkedDetector()
+    out = PeopleSignals()(batch(first, [False] * n, second), ctx(det))
+    expected = np.array(first, np.int16) + np.array(second, np.int16)
+    np.testing.assert_array_equal(out["persons_in_proctor_zone"], expected)
+    assert det.frames_seen < n // 2, det.frames_seen
