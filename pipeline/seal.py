@@ -111,11 +111,11 @@ def payload(manifest: dict) -> dict:
 
 def _finish(root: Path, manifest: dict, sign_key: Ed25519PrivateKey | None) -> dict:
     """Recompute the head, sign when a key is given, write the manifest atomically."""
-    from pipeline import signing
-
     body = payload(manifest)
     manifest["seal"] = {"primary": body["primary"], "head": digest(body)}
-    if sign_key is not None:
+    if sign_key is not None:  # only then: importing cryptography costs an unsigned scan 70 ms
+        from pipeline import signing
+
         manifest["signature"] = {
             "algorithm": "ed25519",
             "key_id": signing.key_id(sign_key.public_key()),
