@@ -76,7 +76,13 @@ def update_readme(results: dict[str, Any], json_path: Path) -> None:
             f"{sc['1_file_1_worker']['seconds']:.1f} s, 16 files / 1 worker "
             f"{sc['16_files_1_worker']['seconds']:.1f} s, 16 files / 2 workers "
             f"{sc['16_files_2_workers']['seconds']:.1f} s: 2 workers give "
-            f"{sc['speedup_2_workers_16_files']:.2f}x the throughput of 1.",
+            f"{sc['speedup_2_workers_16_files']:.2f}x the throughput of 1"
+            + (
+                f" (each round's own ratio: {min(sc['speedup_per_round']):.2f}-"
+                f"{max(sc['speedup_per_round']):.2f})."
+                if sc.get("speedup_per_round")
+                else "."
+            ),
         ]
     if "probe" in results:
         p = results["probe"]

@@ -47,6 +47,8 @@ def medians(results: list[dict[str, Any]]) -> dict[str, Any]:
             out[key] = {k: statistics.median([v[k] for v in values]) for k in value}
         else:
             out[key] = value
+    if "seconds" in results[0]:  # the spread: this kind of machine drifts within minutes
+        out["seconds_per_round"] = [round(r["seconds"], 3) for r in results]
     out["runs"] = len(results)
     return out
 
@@ -277,6 +279,15 @@ def scaling(runs: int) -> dict[str, Any]:
     out["speedup_2_workers_16_files"] = (
         out["16_files_1_worker"]["seconds"] / out["16_files_2_workers"]["seconds"]
     )
+    # each round's own ratio: its two runs were made minutes apart at most
+    out["speedup_per_round"] = [
+        round(one / two, 3)
+        for one, two in zip(
+            out["16_files_1_worker"]["seconds_per_round"],
+            out["16_files_2_workers"]["seconds_per_round"],
+            strict=True,
+        )
+    ]
     return out
 
 
@@ -315,6 +326,14 @@ def summarise(row: dict[str, Any]) -> dict[str, Any]:
         "x_real_time_scan": d / sc,
         "x_real_time_coverage_only": d / row["coverage_only"]["seconds"],
         "scan_over_keyframe_decode": sc / kf,
+        "scan_over_keyframe_decode_per_round": [
+            round(a / b, 3)
+            for a, b in zip(
+                row["scan"].get("seconds_per_round", []),
+                row["keyframe_decode"].get("seconds_per_round", []),
+                strict=True,
+            )
+        ],
         "cpu_s_scan": row["scan"]["cpu_s"],
         "findings": ", ".join(row["scan"]["findings"]) or "none",
         "runs": row["scan"]["runs"],
