@@ -329,8 +329,8 @@ def summarise(row: dict[str, Any]) -> dict[str, Any]:
         "scan_over_keyframe_decode_per_round": [
             round(a / b, 3)
             for a, b in zip(
-                row["scan"].get("seconds_per_round", []),
-                row["keyframe_decode"].get("seconds_per_round", []),
+                row["scan"]["seconds_per_round"],
+                row["keyframe_decode"]["seconds_per_round"],
                 strict=True,
             )
         ],

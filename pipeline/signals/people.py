@@ -74,8 +74,8 @@ class PeopleSignals:
         The detector runs on every ``stride``-th sample (and the chunk's last); between two of
         them whose zone counts differ it bisects: the sample halfway, then each half whose
         ends still differ, until the change is between neighbours. So each change of state is
-        placed to the sample for about log2(stride) runs instead of stride - 1 (the previous
-        rounds looked at every sample between). A sample between two looks with equal states
+        placed to the sample for about log2(stride) runs instead of stride - 1 (one for each
+        sample between). A sample between two looks with equal states
         holds the detections of the one before it, here as between two coarse samples (a
         count that flickers there, a seated candidate missed once, is not seen): nothing
         changed that a rule could measure, since the stride is a quarter of the shortest
@@ -97,13 +97,13 @@ class PeopleSignals:
 
         coarse = sorted({*range(0, n, stride), n - 1})
         look(coarse)
-        pending = list(itertools.pairwise(coarse))
-        while pending:  # one detector call per round of halvings, over every open span
-            pending = [(a, b) for a, b in pending if b - a > 1 and state[a] != state[b]]
-            mids = [(a + b) // 2 for a, b in pending]
+        spans = list(itertools.pairwise(coarse))
+        # one detector call per round of halvings, over every span whose ends still differ
+        while spans := [(a, b) for a, b in spans if b - a > 1 and state[a] != state[b]]:
+            mids = [(a + b) // 2 for a, b in spans]
             look(mids)
-            pending = [
-                half for (a, b), m in zip(pending, mids, strict=True) for half in ((a, m), (m, b))
+            spans = [
+                half for (a, b), m in zip(spans, mids, strict=True) for half in ((a, m), (m, b))
             ]
         seen = np.zeros(n, bool)
         seen[list(found)] = True
