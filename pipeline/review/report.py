@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 import pyarrow.parquet as pq
 
+from pipeline import evidence
 from pipeline.checks import registry as checks
 from pipeline.errors import InputError
 from pipeline.inspectorate.checklist import ITEMS, item_of
@@ -51,15 +52,11 @@ def _read(evidence_dir: Path, name: str) -> list[dict[str, Any]]:
     path = evidence_dir / f"{name}.parquet"
     if not path.exists():
         return []
-    # one file, read whole or by column (not pq.read_table: its dataset layer costs a fresh
-    # process 45 ms to import); of the timeline only what the charts plot, not every box
-    with pq.ParquetFile(path) as parquet:
-        columns = None
-        if name == "timeline":
-            have = set(parquet.schema_arrow.names)
-            columns = [c for c in TIMELINE_COLUMNS if c in have]
-        table = parquet.read(columns=columns)
-    return table.to_pylist()
+    columns = None
+    if name == "timeline":  # only what the charts plot, not every person box
+        have = set(pq.read_schema(path).names)
+        columns = [c for c in TIMELINE_COLUMNS if c in have]
+    return evidence.read_table(path, columns=columns).to_pylist()
 
 
 def _inputs(evidence_dir: Path) -> dict:
