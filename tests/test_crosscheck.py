@@ -178,3 +178,44 @@ def test_dask_job_on_two_workers_gives_the_same_pair(centres, tmp_path):
     assert main([*args, "--out", str(tmp_path / "dask"), "--workers", "2"]) == 0
     threads, dask = _rows(tmp_path / "threads"), _rows(tmp_path / "dask")
     assert len(dask) == 1 and dask == threads
+
+
+def test_a_folder_scanned_before_fingerprints_files_reads_its_timeline(tmp_path):
+    """Evidence from before fingerprints.parquet: its timeline's fingerprint columns stand in,
+    typed as the fingerprints; a timeline without motion grids is refused, the folder named."""
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+
+    from pipeline.inspectorate.crosscheck_join import fingerprints
+
+    n = 3
+    rows = pa.table(
+        {
+            "session_id": ["S1"] * n,
+            "camera_id": ["cam01"] * n,
+            "t": [datetime(2026, 1, 5, 8, 0, 2 * i, tzinfo=UTC) for i in range(n)],
+            "source_file": ["a.mp4"] * n,
+            "t_file_s": [2.0 * i for i in range(n)],
+            "fingerprint": [7, 8, 9],
+            "motion_grid": [bytes([i]) * 64 for i in range(n)],
+        }
+    )
+    timeline = pa.table(
+        {
+            f.name: rows[f.name] if f.name in rows.column_names else pa.nulls(n, f.type)
+            for f in schemas.TIMELINE
+        }
+    ).cast(schemas.TIMELINE)
+    old = tmp_path / "old"
+    old.mkdir()
+    pq.write_table(timeline, old / "timeline.parquet")
+    got = fingerprints(old)
+    assert got.schema.equals(schemas.FINGERPRINTS)
+    assert got.to_pylist() == timeline.select(schemas.FINGERPRINTS.names).to_pylist()
+
+    older = tmp_path / "older"
+    older.mkdir()
+    pq.write_table(timeline.drop_columns(["motion_grid"]), older / "timeline.parquet")
+    with pytest.raises(ValueError, match=r"older.*scan again"):
+        fingerprints(older)

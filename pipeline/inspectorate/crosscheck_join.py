@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pipeline import evidence as store
 from pipeline import schemas
@@ -76,10 +77,11 @@ def fingerprints(folder: Path) -> pa.Table:
     timeline = folder / "timeline.parquet"
     if not timeline.is_file():
         raise ValueError(f"{folder}: not an evidence folder (no fingerprints.parquet)")
-    table = store.read_table(timeline)
-    if "motion_grid" not in table.column_names:
+    if "motion_grid" not in pq.read_schema(timeline).names:
         raise ValueError(f"{folder}: scanned before motion fingerprints were kept; scan again")
-    return table.select(schemas.FINGERPRINTS.names).cast(schemas.FINGERPRINTS)
+    # only the fingerprint columns: a timeline also holds every person box of every sample
+    names = schemas.FINGERPRINTS.names
+    return store.read_table(timeline, columns=names).select(names).cast(schemas.FINGERPRINTS)
 
 
 def load_samples(folder: Path) -> Samples:
