@@ -314,6 +314,8 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
         return 2
     for problem in result.problems:
         _err(f"skipped {problem}")
+    for note in result.same_recordings:
+        print(f"note: {note}")
     rows = result.table.to_pylist()
     verified = sum(bool(json.loads(r["details"]).get("verified")) for r in rows)
     print(

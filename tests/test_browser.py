@@ -369,3 +369,71 @@ def test_spliced_clip_plays_in_chromium(browser, tmp_path):
         assert match < 8 and match < 0.6 * min(others), (match, others)
         assert video.evaluate("v => v.error") is None
         assert not errors, errors
+
+
+def _as_centre(src: Path, dst: Path, centre: str, keep_session: str | None = None) -> Path:
+    """A copy of an evidence folder filed as another centre (its sessions' ``centre_id``),
+    with its fingerprints cut to one session when ``keep_session`` is given."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    shutil.copytree(src, dst)
+    sessions = pq.read_table(dst / "sessions.parquet")
+    column = pa.array([centre] * sessions.num_rows, sessions.schema.field("centre_id").type)
+    sessions = sessions.set_column(
+        sessions.schema.get_field_index("centre_id"), "centre_id", column
+    )
+    pq.write_table(sessions, dst / "sessions.parquet")
+    if keep_session is not None:
+        fp = pq.read_table(dst / "fingerprints.parquet")
+        pq.write_table(
+            fp.filter(pc.equal(fp["session_id"], keep_session)), dst / "fingerprints.parquet"
+        )
+    return dst
+
+
+def test_inspectorate_pages_from_disk(browser, sample_scan, tmp_path):
+    """`summary` and `crosscheck` pages as an inspector opens them from disk: tables filled,
+    thumbnails decoded, the language switch, nothing fetched, no script errors."""
+    from pipeline.cli import main
+
+    done, scanned = sample_scan
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    # the sample centre's practical session S07, as if centre C02 had filed it too
+    other = _as_centre(scanned, tmp_path / "C02", "C02", keep_session="S07")
+    assert main(["summary", str(scanned), str(other), "--out", str(tmp_path / "sum")]) == 0
+    assert main(["crosscheck", str(scanned), str(other), "--out", str(tmp_path / "cc")]) == 0
+
+    page, errors = _page(browser)
+    page.goto((tmp_path / "sum" / "index.html").as_uri())
+    months = page.locator("#months tbody tr").all_text_contents()
+    assert len(months) == 2 and any("C01" in m for m in months) and any("C02" in m for m in months)
+    assert page.locator("svg.chart rect").count() > 0
+    heading = page.locator("h1").text_content()
+    page.click("#lang-switch")
+    assert (
+        page.get_attribute("html", "lang") == "en" and page.locator("h1").text_content() != heading
+    )
+    page.screenshot(path=str(ARTIFACTS / "summary.png"), full_page=True)
+    assert not errors, errors
+
+    page, errors = _page(browser)
+    page.goto((tmp_path / "cc" / "crosscheck.html").as_uri())
+    rows = page.locator("#pairs tbody tr")
+    assert rows.count() >= 1
+    first = rows.first.locator("td").all_text_contents()
+    assert "C01 / S07" in first[1] and "C02 / S07" in first[3], first
+    thumbs = page.locator("#pairs img")
+    assert thumbs.count() == 2 * rows.count()
+    for i in range(thumbs.count()):
+        thumbs.nth(i).evaluate("i => i.decode()")
+    loaded = page.eval_on_selector_all("#pairs img", "imgs => imgs.map(i => i.naturalWidth > 0)")
+    assert all(loaded), loaded
+    # long evidence paths wrap: the pictures are on screen without scrolling sideways
+    box = thumbs.last.bounding_box()
+    assert box and box["x"] + box["width"] <= 1400, box
+    page.click("#lang-switch")
+    assert "Verified" in page.locator("#pairs thead").text_content()
+    page.screenshot(path=str(ARTIFACTS / "crosscheck.png"), full_page=True)
+    assert not errors, errors

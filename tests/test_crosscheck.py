@@ -180,6 +180,27 @@ def test_dask_job_on_two_workers_gives_the_same_pair(centres, tmp_path):
     assert len(dask) == 1 and dask == threads
 
 
+@pytest.mark.slow
+def test_the_same_recordings_in_two_folders_are_named_not_listed(centres, tmp_path, capsys):
+    """A copied evidence folder (or a batch scanned twice) holds the very recordings of the
+    first: no re-use between them, and none of A's own repeats either (A's scan reports its
+    own); the command names the shared recordings. A's copy still pairs with B's copy of S07."""
+    again = tmp_path / "EA-again"
+    shutil.copytree(centres["A"], again)
+    assert main(["crosscheck", str(centres["A"]), str(again), "--out", str(tmp_path / "o")]) == 0
+    assert _rows(tmp_path / "o") == []
+    note = capsys.readouterr().out
+    shared = [p.name for p in sorted(centres["A_rec"].glob("*.mp4"))]
+    assert "is the same" in note and str(again) in note
+    assert any(name in note for name in shared), note
+    page = (tmp_path / "o" / "crosscheck.html").read_text(encoding="utf-8")
+    assert "同一录像" in page
+    args = [str(again), str(centres["B"]), "--out", str(tmp_path / "b")]
+    assert main(["crosscheck", *args]) == 0
+    rows = _rows(tmp_path / "b")
+    assert [(r["a_session_id"], r["b_session_id"]) for r in rows] == [("S07", "S08")], rows
+
+
 def test_a_folder_scanned_before_fingerprints_files_reads_its_timeline(tmp_path):
     """Evidence from before fingerprints.parquet: its timeline's fingerprint columns stand in,
     typed as the fingerprints; a timeline without motion grids is refused, the folder named."""

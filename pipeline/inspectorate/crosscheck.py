@@ -53,17 +53,83 @@ CACHED_FOLDERS = 4  # a verification task keeps at most this many folders' sampl
 @dataclass
 class CrossResult:
     """The crosscheck table, thumbnails per row (original, copy; JPEG) where the recordings
-    were reachable, and the folders that could not be read (skipped)."""
+    were reachable, the folders that could not be read (skipped), and the folder pairs that
+    hold the same recordings (not re-use: the same footage scanned into both)."""
 
     table: pa.Table
     thumbs: list[tuple[bytes, bytes] | None] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     folders: int = 0
+    same_recordings: list[str] = field(default_factory=list)
 
 
 @lru_cache(maxsize=64)
 def _source(folder: Path) -> Source:
     return load_source(folder)
+
+
+def session_centres(folder: Path) -> dict[str, str]:
+    """The centre of each session of an evidence folder (none where unreadable)."""
+    try:
+        rows = store.read_table(folder / "sessions.parquet", columns=["session_id", "centre_id"])
+    except (OSError, ValueError, KeyError, pa.ArrowException):
+        return {}
+    return {r["session_id"]: r["centre_id"] for r in rows.to_pylist()}
+
+
+# a recording as filed: its bytes (SHA-256), camera, start (ms) and the camera's centres
+Filed = tuple[str, str, int, frozenset[str]]
+
+
+@lru_cache(maxsize=64)
+def _filed(folder: Path) -> dict[str, Filed]:
+    """How a folder files each recording, by name (fingerprints name files by name); empty
+    where its files.parquet cannot be read (then nothing counts as filed alike)."""
+    try:
+        files = store.read_table(
+            folder / "files.parquet", columns=["path", "sha256", "camera_id", "start"]
+        )
+        sessions = store.read_table(folder / "sessions.parquet", columns=["camera_id", "centre_id"])
+    except (OSError, ValueError, pa.ArrowException):
+        return {}
+    centres: dict[str, set[str]] = {}
+    for r in sessions.to_pylist():
+        centres.setdefault(r["camera_id"], set()).add(r["centre_id"])
+    return {
+        Path(r["path"]).name: (
+            r["sha256"],
+            r["camera_id"],
+            round(r["start"].timestamp() * 1000),
+            frozenset(centres.get(r["camera_id"], ())),
+        )
+        for r in files.to_pylist()
+        if r["sha256"] and r["camera_id"] and r["start"] is not None
+    }
+
+
+@lru_cache(maxsize=64)
+def _held(folder: Path) -> frozenset[Filed]:
+    return frozenset(_filed(folder).values())
+
+
+def _filed_alike(
+    paths: Sequence[Path], folders: tuple[int, int], sides: tuple[Samples, Samples], st: Stretch
+) -> tuple[str | None, bool]:
+    """Whether a stretch is re-use within one folder's own footage: (the recording's name
+    when both sides are one recording filed alike in both folders, else None; True when
+    either side is filed alike in the other folder too).
+
+    The same bytes with the same camera, start and centre in two folders are the same footage
+    scanned into both (a batch scanned twice, a copied evidence folder): no re-use, and a
+    stretch against it is one the folder's own scan already sees. The same bytes filed under
+    another time, camera or centre are the copy this command looks for."""
+    o, c = sides[st.orig_side], sides[1 - st.orig_side]
+    fo, fc = paths[folders[st.orig_side]], paths[folders[1 - st.orig_side]]
+    name = o.files[o.file_rank[st.o0]]
+    a, b = _filed(fo).get(name), _filed(fc).get(c.files[c.file_rank[st.c0]])
+    if a is not None and a == b:
+        return name, True
+    return None, (b is not None and b in _held(fo)) or (a is not None and a in _held(fc))
 
 
 def _row(
@@ -164,14 +230,18 @@ def stretches(
     pair_parts: Sequence[np.ndarray],
     min_loop_s: float,
     check_frames: bool,
-) -> list[tuple[dict[str, Any], tuple[bytes, bytes] | None]]:
+) -> tuple[list[tuple[dict[str, Any], tuple[bytes, bytes] | None]], set[tuple[int, int, str]]]:
     """Task 3, per group of folder pairs: the nominated file pairs searched, the stretches
-    confirmed frame by frame, as crosscheck rows (with thumbnails)."""
+    confirmed frame by frame, as crosscheck rows (with thumbnails); and the recordings that
+    both folders of a pair hold alike (``(folder, folder, name)``; not rows, not decoded)."""
+    for cached in (_source, _filed, _held):  # a worker outlives a job: read each job afresh
+        cached.cache_clear()
     parts = [p for p in pair_parts if len(p)]
     if not parts:
-        return []
+        return [], set()
     pairs = np.unique(np.concatenate(parts), axis=0)
     out: list[tuple[dict, Any]] = []
+    same: set[tuple[int, int, str]] = set()
     cache: dict[int, Samples] = {}  # folder pairs come sorted: x repeats, y seldom
 
     def samples(f: int) -> Samples:
@@ -192,11 +262,30 @@ def stretches(
         found = []
         for nominated in nominated_files:
             for st in search_files(x, y, nominated, min_loop_s):
+                name, within = _filed_alike(paths, (int(fx), int(fy)), (x, y), st)
+                if within:  # the folder's own scan reports re-use inside its footage
+                    if name is not None:
+                        same.add((int(fx), int(fy), name))
+                    continue
                 got = _row(paths, (int(fx), int(fy)), (x, y), st, check_frames, min_loop_s)
                 if got is not None:
                     found.append(got)
         out += _one_per_copy(found)
-    return out
+    return out, same
+
+
+def _same_notes(paths: Sequence[Path], same: set[tuple[int, int, str]]) -> list[str]:
+    """One line per folder pair that holds the same recordings."""
+    by_pair: dict[tuple[int, int], set[str]] = {}
+    for fx, fy, name in same:
+        by_pair.setdefault((min(fx, fy), max(fx, fy)), set()).add(name)
+    return [
+        f"footage matched between {paths[a]} and {paths[b]} is the same {len(names)} "
+        "recording(s) in both (same SHA-256, camera, start and centre: scanned into both "
+        "folders, not re-use; not listed, nor re-use among the recordings both hold, which "
+        "each folder's own scan reports): " + ", ".join(sorted(names))
+        for (a, b), names in sorted(by_pair.items())
+    ]
 
 
 def _readable(index: int, folder: Path, partitions: int) -> list[Any]:
@@ -246,14 +335,15 @@ def crosscheck(
         with dask_client(workers, scheduler) as client:
             groups, problems = dask.compute(found, problems, scheduler=client)
     kept = sorted(
-        (rt for g in groups for rt in g),
+        (rt for rows_, _ in groups for rt in rows_),
         key=lambda rt: (rt[0]["b_start"], rt[0]["b_evidence"], rt[0]["a_evidence"]),
     )
     table = pa.Table.from_pylist(
         [{**r, "details": json.dumps(r["details"], ensure_ascii=False)} for r, _ in kept],
         schema=schemas.CROSSCHECK,
     )
-    return CrossResult(table, [t for _, t in kept], [p for p in problems if p], len(paths))
+    same = _same_notes(paths, set().union(*(s for _, s in groups)))
+    return CrossResult(table, [t for _, t in kept], [p for p in problems if p], len(paths), same)
 
 
 def write_crosscheck(

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipeline import evidence as store
-from pipeline.inspectorate.crosscheck import CrossResult
+from pipeline.inspectorate.crosscheck import CrossResult, session_centres
 from pipeline.review.report import _env as page_environment
 
 
@@ -28,12 +27,7 @@ def _folder(evidence: str) -> tuple[ZoneInfo, dict[str, str]]:
         tz = ZoneInfo(name.get("inputs", {}).get("timezone") or "UTC")
     except (OSError, ValueError, KeyError):
         pass
-    try:
-        rows = store.read_table(Path(evidence) / "sessions.parquet").to_pylist()
-        centres = {r["session_id"]: r["centre_id"] for r in rows}
-    except (OSError, ValueError, KeyError):
-        centres = {}
-    return tz, centres
+    return tz, session_centres(Path(evidence))
 
 
 def _local(start: datetime, end: datetime, tz: ZoneInfo) -> str:
@@ -69,4 +63,5 @@ def render_page(result: CrossResult, lang: str = "zh") -> str:
         folders=result.folders,
         rows=page_rows(result),
         problems=result.problems,
+        same_recordings=result.same_recordings,
     )
