@@ -61,13 +61,14 @@ def build(root: Path, folders: int, cameras: int, minutes: int, copies: int, see
     }
     planted = []
     n = int(COPY_S / STEP_S)
+    into = 1 if cameras > 1 else 0  # the copy goes to camera 1 of the other folder (0 if alone)
     for k in range(copies):
         src = (7 * k + 3) % folders
         dst = (src + 2 * (folders // 4) + 1) % folders  # another centre
         a, b = per // 6, per // 2  # copied from 1/6 into the middle of the other session
         jitter = rng.lognormal(0, 0.1, (n, 64)) + rng.normal(0, 0.005, (n, 64))
-        energy[(dst, 1)][b : b + n] = np.maximum(energy[(src, 0)][a : a + n] * jitter, 0)
-        planted.append((src, dst, 1, b * STEP_S, COPY_S))
+        energy[(dst, into)][b : b + n] = np.maximum(energy[(src, 0)][a : a + n] * jitter, 0)
+        planted.append((src, dst, into, b * STEP_S, COPY_S))
     paths = []
     for f in range(folders):
         day = T0 + timedelta(days=30 * (f % 2) + f // 2 % 20)
