@@ -314,12 +314,12 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
         return 2
     for problem in result.problems:
         _err(f"skipped {problem}")
-    for note in result.same_recordings:
+    for note in result.notes:
         print(f"note: {note}")
     rows = result.table.to_pylist()
     verified = sum(bool(json.loads(r["details"]).get("verified")) for r in rows)
     print(
-        f"{len(args.evidence)} evidence folders, {len(rows)} repeated stretches "
+        f"{result.folders} evidence folders, {len(rows)} repeated stretches "
         f"({verified} confirmed frame by frame) -> {args.out / 'crosscheck.parquet'}, "
         f"{args.out / 'crosscheck.html'}"
     )

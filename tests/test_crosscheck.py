@@ -194,23 +194,19 @@ def test_the_same_recordings_in_two_folders_are_named_not_listed(centres, tmp_pa
     assert "is the same" in note and str(again) in note
     assert any(name in note for name in shared), note
     page = (tmp_path / "o" / "crosscheck.html").read_text(encoding="utf-8")
-    assert "同一录像" in page
+    assert "is the same" in page
     args = [str(again), str(centres["B"]), "--out", str(tmp_path / "b")]
     assert main(["crosscheck", *args]) == 0
     rows = _rows(tmp_path / "b")
     assert [(r["a_session_id"], r["b_session_id"]) for r in rows] == [("S07", "S08")], rows
 
 
-def test_a_folder_scanned_before_fingerprints_files_reads_its_timeline(tmp_path):
-    """Evidence from before fingerprints.parquet: its timeline's fingerprint columns stand in,
-    typed as the fingerprints; a timeline without motion grids is refused, the folder named."""
+def _timeline(n: int = 3):
+    """A few timeline rows with fingerprints (no video behind them)."""
     from datetime import UTC, datetime
 
     import pyarrow as pa
 
-    from pipeline.inspectorate.crosscheck_join import fingerprints
-
-    n = 3
     rows = pa.table(
         {
             "session_id": ["S1"] * n,
@@ -218,16 +214,24 @@ def test_a_folder_scanned_before_fingerprints_files_reads_its_timeline(tmp_path)
             "t": [datetime(2026, 1, 5, 8, 0, 2 * i, tzinfo=UTC) for i in range(n)],
             "source_file": ["a.mp4"] * n,
             "t_file_s": [2.0 * i for i in range(n)],
-            "fingerprint": [7, 8, 9],
+            "fingerprint": [7 + i for i in range(n)],
             "motion_grid": [bytes([i]) * 64 for i in range(n)],
         }
     )
-    timeline = pa.table(
+    return pa.table(
         {
             f.name: rows[f.name] if f.name in rows.column_names else pa.nulls(n, f.type)
             for f in schemas.TIMELINE
         }
     ).cast(schemas.TIMELINE)
+
+
+def test_a_folder_scanned_before_fingerprints_files_reads_its_timeline(tmp_path):
+    """Evidence from before fingerprints.parquet: its timeline's fingerprint columns stand in,
+    typed as the fingerprints; a timeline without motion grids is refused, the folder named."""
+    from pipeline.inspectorate.crosscheck_join import fingerprints
+
+    timeline = _timeline()
     old = tmp_path / "old"
     old.mkdir()
     pq.write_table(timeline, old / "timeline.parquet")
@@ -240,3 +244,16 @@ def test_a_folder_scanned_before_fingerprints_files_reads_its_timeline(tmp_path)
     pq.write_table(timeline.drop_columns(["motion_grid"]), older / "timeline.parquet")
     with pytest.raises(ValueError, match=r"older.*scan again"):
         fingerprints(older)
+
+
+def test_a_folder_named_twice_is_read_once(tmp_path, capsys):
+    folder = tmp_path / "E"
+    folder.mkdir()
+    pq.write_table(_timeline().select(schemas.FINGERPRINTS.names), folder / "fingerprints.parquet")
+    link = tmp_path / "same-E"
+    link.symlink_to(folder)
+    args = ["crosscheck", str(folder), str(link), "--out", str(tmp_path / "o")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"{link}: given more than once; read once" in out
+    assert "1 evidence folders, 0 repeated stretches" in out

@@ -53,14 +53,14 @@ CACHED_FOLDERS = 4  # a verification task keeps at most this many folders' sampl
 @dataclass
 class CrossResult:
     """The crosscheck table, thumbnails per row (original, copy; JPEG) where the recordings
-    were reachable, the folders that could not be read (skipped), and the folder pairs that
-    hold the same recordings (not re-use: the same footage scanned into both)."""
+    were reachable, the folders that could not be read (skipped), and notes: folders given
+    twice (read once), folder pairs that hold the same recordings (not re-use)."""
 
     table: pa.Table
     thumbs: list[tuple[bytes, bytes] | None] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     folders: int = 0
-    same_recordings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @lru_cache(maxsize=64)
@@ -307,7 +307,15 @@ def crosscheck(
     """Every stretch of at least ``min_loop_s`` seen in two different evidence folders."""
     import dask
 
-    paths = [Path(e) for e in evidence]
+    paths: list[Path] = []
+    notes: list[str] = []
+    seen: set[Path] = set()
+    for e in evidence:  # a folder named twice (or by two spellings) is read once
+        if (key := Path(e).resolve()) in seen:
+            notes.append(f"{e}: given more than once; read once")
+            continue
+        seen.add(key)
+        paths.append(Path(e))
     for p in paths:
         if not (p / "fingerprints.parquet").is_file() and not (p / "timeline.parquet").is_file():
             raise ValueError(f"{p}: not an evidence folder (no fingerprints.parquet)")
@@ -342,8 +350,8 @@ def crosscheck(
         [{**r, "details": json.dumps(r["details"], ensure_ascii=False)} for r, _ in kept],
         schema=schemas.CROSSCHECK,
     )
-    same = _same_notes(paths, set().union(*(s for _, s in groups)))
-    return CrossResult(table, [t for _, t in kept], [p for p in problems if p], len(paths), same)
+    notes += _same_notes(paths, set().union(*(s for _, s in groups)))
+    return CrossResult(table, [t for _, t in kept], [p for p in problems if p], len(paths), notes)
 
 
 def write_crosscheck(

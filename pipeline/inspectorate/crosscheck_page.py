@@ -63,5 +63,5 @@ def render_page(result: CrossResult, lang: str = "zh") -> str:
         folders=result.folders,
         rows=page_rows(result),
         problems=result.problems,
-        same_recordings=result.same_recordings,
+        notes=result.notes,
     )
