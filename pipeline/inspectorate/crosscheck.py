@@ -90,7 +90,7 @@ def _filed(folder: Path) -> dict[str, Filed]:
             folder / "files.parquet", columns=["path", "sha256", "camera_id", "start"]
         )
         sessions = store.read_table(folder / "sessions.parquet", columns=["camera_id", "centre_id"])
-    except (OSError, ValueError, pa.ArrowException):
+    except (OSError, ValueError, KeyError, pa.ArrowException):
         return {}
     centres: dict[str, set[str]] = {}
     for r in sessions.to_pylist():
@@ -343,7 +343,7 @@ def crosscheck(
         with dask_client(workers, scheduler) as client:
             groups, problems = dask.compute(found, problems, scheduler=client)
     kept = sorted(
-        (rt for rows_, _ in groups for rt in rows_),
+        (rt for found_rows, _ in groups for rt in found_rows),
         key=lambda rt: (rt[0]["b_start"], rt[0]["b_evidence"], rt[0]["a_evidence"]),
     )
     table = pa.Table.from_pylist(
